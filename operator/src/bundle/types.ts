@@ -1,0 +1,100 @@
+// The vocabulary of the bundle engine: named sources in, a bundle and a report out.
+
+/** PEM text (or raw bytes) from one named place, e.g. `inline[0]` or `secret pki/ca1 key ca.crt`. */
+export interface Source {
+  name: string;
+  content: string | Uint8Array;
+}
+
+export type ExpiredAction = 'Drop' | 'Reject' | 'Allow';
+
+export interface Policy {
+  /** Every certificate must carry basicConstraints cA=TRUE. */
+  requireCA: boolean;
+  /** What to do with a certificate whose notAfter has passed. */
+  expired: ExpiredAction;
+  /** What to do with a certificate whose notBefore is in the future. */
+  notYetValid: ExpiredAction;
+  /** A certificate expiring within this many days gets a warning. */
+  expiryWarningDays: number;
+  minRSABits: number;
+  /** Smallest accepted EC curve size in bits (256 accepts P-256, P-384, P-521). */
+  minECBits: number;
+  allowSHA1Signatures: boolean;
+  maxCertificates: number;
+  maxInputBytes: number;
+}
+
+export type Severity = 'error' | 'warning';
+
+export type ProblemCode =
+  | 'PrivateKey'
+  | 'UnsupportedBlock'
+  | 'PEMHeaders'
+  | 'MalformedPEM'
+  | 'InvalidBase64'
+  | 'TrailingData'
+  | 'NotPEM'
+  | 'UnparsableCertificate'
+  | 'NotCA'
+  | 'Expired'
+  | 'NotYetValid'
+  | 'ExpiresSoon'
+  | 'WeakKey'
+  | 'WeakSignature'
+  | 'UnsupportedKey'
+  | 'TooManyCertificates'
+  | 'InputTooLarge'
+  | 'Empty';
+
+export interface Problem {
+  severity: Severity;
+  code: ProblemCode;
+  /** The source's name; absent for bundle-wide problems. */
+  source?: string;
+  /** 1-based index of the PEM block within the source, and its first line. */
+  block?: number;
+  line?: number;
+  certificate?: { subject: string; fingerprintSHA256: string };
+  message: string;
+}
+
+export type CertificateStatus = 'Accepted' | 'Dropped' | 'Rejected';
+
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  /** Upper-case hex with colons, as openssl prints it. */
+  fingerprintSHA256: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** `RSA`, `EC`, `Ed25519`, `Ed448`. */
+  keyAlgorithm: string;
+  /** RSA modulus bits, EC curve bits, or the fixed size of an EdDSA key. */
+  keySize: number;
+  curve?: string;
+  signatureAlgorithm: string;
+  isCA: boolean;
+  selfSigned: boolean;
+  /** Every source this certificate came from (deduplicated by DER). */
+  sources: string[];
+  status: CertificateStatus;
+  der: Buffer;
+}
+
+export interface Bundle {
+  /** Concatenated PEM of the accepted certificates, in canonical order, ending with a newline. */
+  pem: string;
+  /** `sha256:<hex>` of the PEM bytes. */
+  hash: string;
+  certificates: CertificateInfo[];
+}
+
+export interface BuildReport {
+  /** Present only when the policy accepts the input: never an empty or partial bundle. */
+  bundle?: Bundle;
+  /** Every distinct certificate examined, accepted or not, in canonical order. */
+  certificates: CertificateInfo[];
+  problems: Problem[];
+}
