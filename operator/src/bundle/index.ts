@@ -1,0 +1,5 @@
+export * from './types.ts';
+export { buildBundle, toPem, type BuildOptions } from './build.ts';
+export { CertificateCache, sha256Fingerprint } from './certificate.ts';
+export { DEFAULT_POLICY, resolvePolicy } from './policy.ts';
+export { readPem } from './pem.ts';
