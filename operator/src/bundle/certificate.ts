@@ -16,6 +16,8 @@ export interface ParsedCertificate {
   signature: SignatureAlgorithm;
   isCA: boolean;
   selfSigned: boolean;
+  /** For a self-issued certificate: does its signature verify with its own key? */
+  selfSignatureValid?: boolean;
   der: Buffer;
 }
 
@@ -27,12 +29,11 @@ const CURVES: Record<string, { name: string; bits: number }> = {
 
 const EDDSA_BITS: Record<string, number> = { ed25519: 256, ed448: 456 };
 
-/** RFC 4514-like one-line name: `CN=Example Root, O=Example, C=BR`. */
+/** One-line name in DER order, as `openssl x509 -subject` prints it: `C=BR, O=Bank, CN=Root`. */
 function oneLineName(name: string): string {
   return name
     .split('\n')
     .filter((part) => part.length > 0)
-    .reverse()
     .join(', ');
 }
 
@@ -70,6 +71,15 @@ export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerpr
   } else {
     keyAlgorithm = type.toUpperCase();
   }
+  const selfIssued = x509.subject === x509.issuer;
+  let selfSignatureValid: boolean | undefined;
+  if (selfIssued) {
+    try {
+      selfSignatureValid = x509.verify(key);
+    } catch {
+      selfSignatureValid = false;
+    }
+  }
   return {
     subject: oneLineName(x509.subject),
     issuer: oneLineName(x509.issuer),
@@ -82,7 +92,8 @@ export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerpr
     ...(curve ? { curve } : {}),
     signature: signatureAlgorithm(der),
     isCA: x509.ca,
-    selfSigned: x509.subject === x509.issuer && x509.checkIssued(x509),
+    selfSigned: selfIssued && selfSignatureValid === true,
+    ...(selfSignatureValid !== undefined ? { selfSignatureValid } : {}),
     der,
   };
 }

@@ -47,6 +47,13 @@ export function judge(cert: ParsedCertificate, sources: string[], policy: Policy
     } else add('warning', code, `${what}; kept (policy: Allow)`);
   };
 
+  if (cert.selfSignatureValid === false) {
+    add(
+      'error',
+      'BadSignature',
+      'self-signed, but its signature does not verify: the certificate is corrupted or forged',
+    );
+  }
   if (policy.requireCA && !cert.isCA) {
     add(
       'error',

@@ -42,6 +42,7 @@ export type ProblemCode =
   | 'ExpiresSoon'
   | 'WeakKey'
   | 'WeakSignature'
+  | 'BadSignature'
   | 'UnsupportedKey'
   | 'TooManyCertificates'
   | 'InputTooLarge'
