@@ -1,0 +1,501 @@
+// The OpenAPI v3 schema of TrustBundle v1alpha1: the single source of truth the CRD is generated from.
+// Structural (every object lists its properties or is a typed map), every field described, so
+// `kubectl explain tb.spec…` documents the API; defaults and enums come from ./v1alpha1.ts.
+import {
+  CERTIFICATE_ACTIONS,
+  CERTIFICATE_STATUSES,
+  CONDITION_STATUSES,
+  DEFAULT_CLIENT_ID_KEY,
+  DEFAULT_CLIENT_SECRET_KEY,
+  DEFAULT_DELETION_POLICY,
+  DEFAULT_KEY,
+  DELETION_POLICIES,
+  DEFAULT_POLICY,
+  LIMITS,
+  ROLLOUT_KINDS,
+  ROLLOUT_STATES,
+  SYNC_STATES,
+} from './v1alpha1.ts';
+
+export interface ValidationRule {
+  rule: string;
+  message: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  fieldPath?: string;
+}
+
+export interface JSONSchema {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'boolean';
+  description?: string;
+  format?: string;
+  enum?: readonly (string | number | boolean)[];
+  default?: unknown;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+  minProperties?: number;
+  maxProperties?: number;
+  required?: string[];
+  properties?: Record<string, JSONSchema>;
+  additionalProperties?: JSONSchema;
+  items?: JSONSchema;
+  'x-kubernetes-validations'?: ValidationRule[];
+  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
+  'x-kubernetes-list-map-keys'?: string[];
+  'x-kubernetes-map-type'?: 'granular' | 'atomic';
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+}
+
+type Extra = Omit<JSONSchema, 'type' | 'description' | 'properties' | 'items'>;
+
+const string = (description: string, extra: Extra = {}): JSONSchema => ({
+  type: 'string',
+  description,
+  ...extra,
+});
+const integer = (description: string, extra: Extra = {}): JSONSchema => ({
+  type: 'integer',
+  description,
+  ...extra,
+});
+const boolean = (description: string, extra: Extra = {}): JSONSchema => ({
+  type: 'boolean',
+  description,
+  ...extra,
+});
+const object = (
+  description: string,
+  properties: Record<string, JSONSchema>,
+  extra: Extra = {},
+): JSONSchema => ({
+  type: 'object',
+  description,
+  ...extra,
+  properties,
+});
+const array = (description: string, items: JSONSchema, extra: Extra = {}): JSONSchema => ({
+  type: 'array',
+  description,
+  ...extra,
+  items,
+});
+
+// Kubernetes name rules (apimachinery validation): namespaces are DNS-1123 labels, object names
+// DNS-1123 subdomains, data keys of Secrets and ConfigMaps `[-._a-zA-Z0-9]+`.
+const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const DATA_KEY = '^[-._a-zA-Z0-9]+$';
+const HASH = '^sha256:[0-9a-f]{64}$';
+
+const namespace = (what: string) =>
+  string(`Namespace of the ${what}.`, { minLength: 1, maxLength: 63, pattern: DNS1123_LABEL });
+const name = (what: string) =>
+  string(`Name of the ${what}.`, { minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN });
+const dataKey = (description: string, defaultKey: string) =>
+  string(`${description} Defaults to "${defaultKey}".`, {
+    default: defaultKey,
+    minLength: 1,
+    maxLength: 253,
+    pattern: DATA_KEY,
+  });
+
+const httpsURL = (description: string): JSONSchema =>
+  string(description, {
+    minLength: 1,
+    maxLength: 2048,
+    'x-kubernetes-validations': [
+      {
+        rule: "isURL(self) && url(self).getScheme() == 'https' && url(self).getHost() != ''",
+        message: 'must be an https:// URL with a host',
+      },
+    ],
+  });
+
+const sourceReference = (kind: 'Secret' | 'ConfigMap') =>
+  object(
+    `A ${kind} holding one or more PEM CERTIFICATE blocks under one key.`,
+    {
+      namespace: namespace(kind),
+      name: name(kind),
+      key: dataKey(`Key within the ${kind}'s data.`, DEFAULT_KEY),
+      optional: boolean(
+        `When true, a missing ${kind} or key is skipped (with a warning in the status) instead of ` +
+          'holding the bundle back. Defaults to false: a missing source keeps the last good bundle in force.',
+        { default: false },
+      ),
+    },
+    { required: ['namespace', 'name'] },
+  );
+
+const source = object(
+  'One place root CA certificates come from: exactly one of inline, secret or configMap.',
+  {
+    inline: string(
+      'PEM text with one or more CERTIFICATE blocks. Any other block (a private key above all) rejects the source.',
+      { minLength: 1, maxLength: LIMITS.inlineBytes },
+    ),
+    secret: sourceReference('Secret'),
+    configMap: sourceReference('ConfigMap'),
+  },
+  {
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.inline), has(self.secret), has(self.configMap)].exists_one(x, x)',
+        message: 'each source must set exactly one of inline, secret or configMap',
+      },
+    ],
+  },
+);
+
+const action = (description: string, defaultAction: string) =>
+  string(description, { enum: CERTIFICATE_ACTIONS, default: defaultAction });
+
+const policy = object(
+  'How certificates are vetted before they enter the bundle. Every field has a safe default; ' +
+    'a violation keeps the last good bundle in force and is reported in the status.',
+  {
+    requireCA: boolean(
+      `Every certificate must carry basicConstraints cA=TRUE. Defaults to ${DEFAULT_POLICY.requireCA}.`,
+      { default: DEFAULT_POLICY.requireCA },
+    ),
+    expired: action(
+      'What to do with a certificate whose notAfter has passed: Drop it with a warning, Reject the whole ' +
+        `bundle, or Allow it. Defaults to ${DEFAULT_POLICY.expired}.`,
+      DEFAULT_POLICY.expired,
+    ),
+    notYetValid: action(
+      'What to do with a certificate whose notBefore lies in the future: Drop, Reject or Allow. ' +
+        `Defaults to ${DEFAULT_POLICY.notYetValid}.`,
+      DEFAULT_POLICY.notYetValid,
+    ),
+    expiryWarningDays: integer(
+      'A certificate expiring within this many days is reported as a warning. ' +
+        `Defaults to ${DEFAULT_POLICY.expiryWarningDays}.`,
+      { default: DEFAULT_POLICY.expiryWarningDays, minimum: 0, maximum: 3650 },
+    ),
+    minRSABits: integer(`Smallest accepted RSA modulus in bits. Defaults to ${DEFAULT_POLICY.minRSABits}.`, {
+      default: DEFAULT_POLICY.minRSABits,
+      minimum: 1024,
+      maximum: 16384,
+    }),
+    minECBits: integer(
+      'Smallest accepted elliptic-curve size in bits (256 accepts P-256, P-384 and P-521). ' +
+        `Defaults to ${DEFAULT_POLICY.minECBits}.`,
+      { default: DEFAULT_POLICY.minECBits, minimum: 256, maximum: 521 },
+    ),
+    allowSHA1Signatures: boolean(
+      `Accept certificates signed with SHA-1. Defaults to ${DEFAULT_POLICY.allowSHA1Signatures}.`,
+      { default: DEFAULT_POLICY.allowSHA1Signatures },
+    ),
+    maxCertificates: integer(
+      `Most distinct certificates a bundle may hold. Defaults to ${DEFAULT_POLICY.maxCertificates}.`,
+      { default: DEFAULT_POLICY.maxCertificates, minimum: 1, maximum: 10000 },
+    ),
+    maxInputBytes: integer(
+      `Most bytes read from all sources together. Defaults to ${DEFAULT_POLICY.maxInputBytes} (4 MiB).`,
+      { default: DEFAULT_POLICY.maxInputBytes, minimum: 1024, maximum: 64 * 1024 * 1024 },
+    ),
+  },
+  { default: {} },
+);
+
+const secretTarget = object(
+  'A Secret the operator writes the bundle into, e.g. the one an nginx ingress names in auth-tls-secret. ' +
+    'It is created if missing; other keys in it are left alone.',
+  {
+    namespace: namespace('target Secret'),
+    name: name('target Secret'),
+    key: dataKey('Key the PEM bundle is written under.', DEFAULT_KEY),
+  },
+  { required: ['namespace', 'name'] },
+);
+
+const cloudentity = object(
+  'Cloudentity ACP: the bundle becomes the `root_cas` (trusted client certificates) of one authorization server.',
+  {
+    url: httpsURL('Base URL of the ACP instance, e.g. https://acp.example.com.'),
+    tenant: string('ACP tenant ID.', {
+      minLength: 1,
+      maxLength: 128,
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+    }),
+    server: string('ID of the authorization server (workspace), e.g. openbanking_brasil.', {
+      minLength: 1,
+      maxLength: 128,
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+    }),
+    tokenURL: httpsURL(
+      'OAuth 2.0 token endpoint for the admin client credentials. Defaults to {url}/{tenant}/admin/oauth2/token.',
+    ),
+    adminURL: httpsURL('Base of the ACP admin API. Defaults to {url}/api/admin/{tenant}.'),
+    credentialsSecret: object(
+      'Secret holding the client ID and secret of an ACP admin client allowed to update the server.',
+      {
+        namespace: namespace('credentials Secret'),
+        name: name('credentials Secret'),
+        clientIDKey: dataKey('Key of the client ID.', DEFAULT_CLIENT_ID_KEY),
+        clientSecretKey: dataKey('Key of the client secret.', DEFAULT_CLIENT_SECRET_KEY),
+      },
+      { required: ['namespace', 'name'] },
+    ),
+    caSecret: object(
+      "Secret with the PEM CA that signed ACP's TLS certificate, when it is not publicly trusted.",
+      {
+        namespace: namespace('CA Secret'),
+        name: name('CA Secret'),
+        key: dataKey('Key of the PEM CA.', DEFAULT_KEY),
+      },
+      { required: ['namespace', 'name'] },
+    ),
+    insecureSkipTLSVerify: boolean(
+      "Skip verification of ACP's TLS certificate. For labs only: the admin credentials could be intercepted. " +
+        'Defaults to false.',
+      { default: false },
+    ),
+  },
+  { required: ['url', 'tenant', 'server', 'credentialsSecret'] },
+);
+
+const authorizationServer = object(
+  'An authorization server whose trusted client CAs follow the bundle.',
+  { cloudentity },
+  { required: ['cloudentity'] },
+);
+
+const rolloutTarget = object(
+  'Workloads restarted once per distinct bundle (the pod template gets the annotation ' +
+    'mtls.openbanking.dev/bundle-hash), for servers that do not reload a changed CA file. ' +
+    'Exactly one of name or selector. Paused workloads are not touched.',
+  {
+    kind: string('Kind of workload.', { enum: ROLLOUT_KINDS }),
+    namespace: namespace('workload'),
+    name: name('workload'),
+    selector: object(
+      'Selects workloads of this kind in the namespace by label.',
+      {
+        matchLabels: {
+          type: 'object',
+          description: 'Labels a workload must carry, all of them.',
+          minProperties: 1,
+          maxProperties: 32,
+          additionalProperties: string('Label value.', { maxLength: 63 }),
+        },
+      },
+      { required: ['matchLabels'] },
+    ),
+  },
+  {
+    required: ['kind', 'namespace'],
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.name) != has(self.selector)',
+        message: 'a rollout must set exactly one of name or selector',
+      },
+    ],
+  },
+);
+
+const targets = object(
+  'Where the bundle is enforced. None is required: a bundle may serve for validation only.',
+  {
+    secrets: array('Secrets the bundle is written into.', secretTarget, {
+      maxItems: LIMITS.secretTargets,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['namespace', 'name', 'key'],
+    }),
+    authorizationServers: array(
+      'Authorization servers whose trusted client CAs are set to the bundle.',
+      authorizationServer,
+      { maxItems: LIMITS.authorizationServers },
+    ),
+    rollouts: array('Workloads restarted when the bundle changes.', rolloutTarget, {
+      maxItems: LIMITS.rollouts,
+    }),
+  },
+);
+
+const spec = object(
+  'Which root CAs are trusted for mutual TLS, how they are vetted, and where the trust is enforced.',
+  {
+    sources: array('Where the CA certificates come from; the bundle is their deduplicated union.', source, {
+      minItems: 1,
+      maxItems: LIMITS.sources,
+    }),
+    policy,
+    targets,
+    deletionPolicy: string(
+      'What deleting the TrustBundle does to its targets: Retain leaves every Secret, authorization ' +
+        'server and workload as it is (enforcement stays in force), Delete removes the Secrets it created. ' +
+        `Defaults to ${DEFAULT_DELETION_POLICY}.`,
+      { enum: DELETION_POLICIES, default: DEFAULT_DELETION_POLICY },
+    ),
+  },
+  { required: ['sources'] },
+);
+
+// ---- status ----
+
+const dateTime = (description: string) => string(description, { format: 'date-time' });
+const bundleHash = (description: string) => string(description, { pattern: HASH });
+
+const certificateStatus = object(
+  'A certificate examined for the bundle.',
+  {
+    fingerprintSHA256: string('SHA-256 fingerprint of the DER, upper-case hex with colons.'),
+    subject: string('Subject distinguished name.'),
+    issuer: string('Issuer distinguished name.'),
+    serialNumber: string('Serial number, hex.'),
+    notAfter: dateTime('End of the validity period.'),
+    sources: array('Every source the certificate was found in.', string('A source name, e.g. inline[0].'), {
+      maxItems: LIMITS.sources,
+    }),
+    status: string('Accepted into the bundle, Dropped by the policy, or Rejected.', {
+      enum: CERTIFICATE_STATUSES,
+    }),
+  },
+  { required: ['fingerprintSHA256', 'subject', 'notAfter'] },
+);
+
+const problemStatus = object(
+  'Something wrong with a source or certificate. Errors keep the last good bundle in force.',
+  {
+    severity: string('error or warning.', { enum: ['error', 'warning'] }),
+    code: string('Machine-readable reason, e.g. PrivateKey, NotCA, Expired, ExpiresSoon.'),
+    source: string('The source it was found in; absent for bundle-wide problems.'),
+    block: integer('1-based index of the PEM block within the source.'),
+    line: integer('Line of the source where the block starts.'),
+    certificate: object('The certificate concerned.', {
+      subject: string('Subject distinguished name.'),
+      fingerprintSHA256: string('SHA-256 fingerprint of the DER.'),
+    }),
+    message: string('Human-readable explanation.'),
+  },
+  { required: ['severity', 'code', 'message'] },
+);
+
+const syncFields = {
+  bundleHash: bundleHash('Hash of the bundle the target holds.'),
+  lastSyncTime: dateTime('When the target was last written or verified in sync.'),
+  message: string('Details, e.g. the last error.'),
+};
+
+const targetsStatus = object('Per-target state.', {
+  secrets: array(
+    'State of each target Secret.',
+    object(
+      'A target Secret.',
+      {
+        namespace: namespace('Secret'),
+        name: name('Secret'),
+        key: string('Data key of the bundle.'),
+        state: string('Pending, Synced or Failed.', { enum: SYNC_STATES }),
+        ...syncFields,
+      },
+      { required: ['namespace', 'name', 'state'] },
+    ),
+    { maxItems: LIMITS.secretTargets },
+  ),
+  authorizationServers: array(
+    'State of each authorization server.',
+    object(
+      'An authorization server.',
+      {
+        type: string('Adapter, e.g. cloudentity.'),
+        url: string('Base URL.'),
+        tenant: string('Tenant ID.'),
+        server: string('Authorization server ID.'),
+        state: string('Pending, Synced or Failed.', { enum: SYNC_STATES }),
+        ...syncFields,
+      },
+      { required: ['type', 'state'] },
+    ),
+    { maxItems: LIMITS.authorizationServers },
+  ),
+  rollouts: array(
+    'State of each workload restarted for the bundle (a selector yields one entry per workload).',
+    object(
+      'A workload.',
+      {
+        kind: string('Kind of workload.', { enum: ROLLOUT_KINDS }),
+        namespace: namespace('workload'),
+        name: name('workload'),
+        state: string(`Rollout state: ${ROLLOUT_STATES.join(', ')}.`, { enum: ROLLOUT_STATES }),
+        ...syncFields,
+      },
+      { required: ['kind', 'namespace', 'name', 'state'] },
+    ),
+    { maxItems: LIMITS.statusRollouts },
+  ),
+});
+
+const condition = object(
+  'An observation of one aspect of the bundle, following the Kubernetes API conventions.',
+  {
+    type: string('Ready, SourcesValid, SecretsSynced, AuthorizationServersSynced or RolloutsComplete.', {
+      maxLength: 316,
+      pattern:
+        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+    }),
+    status: string('True, False or Unknown.', { enum: CONDITION_STATUSES }),
+    reason: string('CamelCase reason for the last transition.', {
+      minLength: 1,
+      maxLength: 1024,
+      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+    }),
+    message: string('Human-readable details of the last transition.', { maxLength: 32768 }),
+    observedGeneration: integer('The .metadata.generation the condition was set for.', {
+      format: 'int64',
+      minimum: 0,
+    }),
+    lastTransitionTime: dateTime('When the status last changed.'),
+  },
+  { required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'] },
+);
+
+const status = object('What the operator observed and did; written by the controller only.', {
+  observedGeneration: integer('The .metadata.generation this status describes.', {
+    format: 'int64',
+    minimum: 0,
+  }),
+  bundleHash: bundleHash('sha256:<hex> of the bundle PEM in force.'),
+  shortHash: string('The first 12 hex characters of bundleHash.', { maxLength: 12 }),
+  certificateCount: integer('Number of certificates in the bundle.', { minimum: 0 }),
+  nextExpiry: dateTime('The earliest notAfter among the certificates in the bundle.'),
+  certificates: array('The certificates examined, at most 100.', certificateStatus, {
+    maxItems: LIMITS.statusCertificates,
+  }),
+  certificatesTruncated: boolean('True when there were more certificates than certificates lists.'),
+  problems: array('Problems found in the last build, at most 100.', problemStatus, {
+    maxItems: LIMITS.statusProblems,
+  }),
+  problemsTruncated: boolean('True when there were more problems than problems lists.'),
+  targets: targetsStatus,
+  conditions: array(
+    'Ready, SourcesValid, SecretsSynced, AuthorizationServersSynced, RolloutsComplete.',
+    condition,
+    {
+      maxItems: 16,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    },
+  ),
+});
+
+/** The schema of a TrustBundle, as served under spec.versions[].schema.openAPIV3Schema. */
+export const trustBundleSchema: JSONSchema = object(
+  'TrustBundle is a set of root CA certificates trusted for mutual TLS, vetted by a policy and rolled out ' +
+    'to ingress Secrets, authorization servers and workloads.',
+  {
+    apiVersion: string('APIVersion defines the versioned schema of this representation of an object.'),
+    kind: string('Kind is a string value representing the REST resource this object represents.'),
+    // The API server forbids anything but a type here (even a description).
+    metadata: { type: 'object' },
+    spec,
+    status,
+  },
+  { required: ['spec'] },
+);

@@ -1,0 +1,276 @@
+// The TrustBundle API, v1alpha1: the types the controller reads and writes, and the names it uses.
+// The schema the CRD is generated from is in ./schema.ts; both draw their enums and defaults from here.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { DEFAULT_POLICY, resolvePolicy } from '../bundle/policy.ts';
+import type { CertificateStatus as EngineCertificateStatus, ExpiredAction, Policy } from '../bundle/types.ts';
+
+/**
+ * The policy a bundle gets for every field it leaves out (the engine's defaults, which the schema
+ * publishes), and the function that fills them in. The controller applies them itself instead of
+ * relying on the API server's defaulting: bundles built in code (CLI, tests) never went through it.
+ */
+export { DEFAULT_POLICY, resolvePolicy };
+
+export const GROUP = 'mtls.openbanking.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'TrustBundle';
+export const LIST_KIND = 'TrustBundleList';
+export const PLURAL = 'trustbundles';
+export const SINGULAR = 'trustbundle';
+export const SHORT_NAMES = ['tb'];
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+/** The server-side apply field manager for everything the operator writes. */
+export const FIELD_MANAGER = 'trustbundle-operator';
+/** On target Secrets and on pod templates: the hash of the bundle they carry. */
+export const BUNDLE_HASH_ANNOTATION = `${GROUP}/bundle-hash`;
+/** On target Secrets: the name of the TrustBundle that owns them. */
+export const BUNDLE_LABEL = `${GROUP}/bundle`;
+
+export const CONDITION_TYPES = [
+  'Ready',
+  'SourcesValid',
+  'SecretsSynced',
+  'AuthorizationServersSynced',
+  'RolloutsComplete',
+] as const;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
+
+export const CERTIFICATE_ACTIONS = ['Drop', 'Reject', 'Allow'] as const satisfies readonly ExpiredAction[];
+export const ROLLOUT_KINDS = ['Deployment', 'DaemonSet', 'StatefulSet'] as const;
+export type RolloutKind = (typeof ROLLOUT_KINDS)[number];
+export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
+export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
+
+/** Synchronisation state of one Secret or authorization-server target. */
+export const SYNC_STATES = ['Pending', 'Synced', 'Failed'] as const;
+export type SyncState = (typeof SYNC_STATES)[number];
+/** State of one workload's rollout. `Paused` workloads are never touched. */
+export const ROLLOUT_STATES = ['Pending', 'Progressing', 'Complete', 'Paused', 'NotFound', 'Failed'] as const;
+export type RolloutState = (typeof ROLLOUT_STATES)[number];
+export const CERTIFICATE_STATUSES = [
+  'Accepted',
+  'Dropped',
+  'Rejected',
+] as const satisfies readonly EngineCertificateStatus[];
+
+export const DEFAULT_KEY = 'ca.crt';
+export const DEFAULT_CLIENT_ID_KEY = 'client_id';
+export const DEFAULT_CLIENT_SECRET_KEY = 'client_secret';
+export const DEFAULT_DELETION_POLICY: DeletionPolicy = 'Retain';
+
+/** Bounds the schema enforces; the controller uses them to truncate status lists. */
+export const LIMITS = Object.freeze({
+  sources: 100,
+  inlineBytes: 1024 * 1024,
+  secretTargets: 100,
+  authorizationServers: 10,
+  rollouts: 100,
+  statusCertificates: 100,
+  statusProblems: 100,
+  statusRollouts: 500,
+});
+
+// ---- spec ----
+
+export interface ObjectKeyReference {
+  namespace: string;
+  name: string;
+  /** Data key; defaults to `ca.crt`. */
+  key?: string;
+}
+
+export interface SourceReference extends ObjectKeyReference {
+  /** A missing object or key is skipped instead of failing the build. */
+  optional?: boolean;
+}
+
+/** Exactly one of the three is set. */
+export interface TrustBundleSource {
+  inline?: string;
+  secret?: SourceReference;
+  configMap?: SourceReference;
+}
+
+/** As written in a TrustBundle: every field optional (see DEFAULT_POLICY). */
+export type TrustBundlePolicy = Partial<Policy>;
+
+export type SecretTarget = ObjectKeyReference;
+
+export interface CredentialsSecretReference {
+  namespace: string;
+  name: string;
+  clientIDKey?: string;
+  clientSecretKey?: string;
+}
+
+export interface CloudentityTarget {
+  /** Base URL of the ACP instance, `https://…`. */
+  url: string;
+  tenant: string;
+  /** The authorization server (workspace) whose `root_cas` carry the bundle. */
+  server: string;
+  tokenURL?: string;
+  adminURL?: string;
+  credentialsSecret: CredentialsSecretReference;
+  caSecret?: ObjectKeyReference;
+  insecureSkipTLSVerify?: boolean;
+}
+
+export interface AuthorizationServerTarget {
+  cloudentity: CloudentityTarget;
+}
+
+/** Exactly one of `name` and `selector` is set. */
+export interface RolloutTarget {
+  kind: RolloutKind;
+  namespace: string;
+  name?: string;
+  selector?: { matchLabels: Record<string, string> };
+}
+
+export interface TrustBundleTargets {
+  secrets?: SecretTarget[];
+  authorizationServers?: AuthorizationServerTarget[];
+  rollouts?: RolloutTarget[];
+}
+
+export interface TrustBundleSpec {
+  sources: TrustBundleSource[];
+  policy?: TrustBundlePolicy;
+  targets?: TrustBundleTargets;
+  deletionPolicy?: DeletionPolicy;
+}
+
+// ---- status ----
+
+/** A Kubernetes API conventions condition (metav1.Condition). */
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  /** RFC 3339 date-time. */
+  lastTransitionTime: string;
+}
+
+export interface CertificateStatus {
+  fingerprintSHA256: string;
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  /** RFC 3339 date-time. */
+  notAfter: string;
+  sources: string[];
+  status?: (typeof CERTIFICATE_STATUSES)[number];
+}
+
+export interface ProblemStatus {
+  severity: 'error' | 'warning';
+  code: string;
+  source?: string;
+  block?: number;
+  line?: number;
+  certificate?: { subject: string; fingerprintSHA256: string };
+  message: string;
+}
+
+interface TargetSyncStatus {
+  bundleHash?: string;
+  /** RFC 3339 date-time of the last successful write or verification. */
+  lastSyncTime?: string;
+  message?: string;
+}
+
+export interface SecretTargetStatus extends TargetSyncStatus {
+  namespace: string;
+  name: string;
+  key: string;
+  state: SyncState;
+}
+
+export interface AuthorizationServerTargetStatus extends TargetSyncStatus {
+  type: 'cloudentity';
+  url: string;
+  tenant: string;
+  server: string;
+  state: SyncState;
+}
+
+export interface RolloutTargetStatus extends TargetSyncStatus {
+  kind: RolloutKind;
+  namespace: string;
+  name: string;
+  state: RolloutState;
+}
+
+export interface TrustBundleStatus {
+  observedGeneration?: number;
+  /** `sha256:<hex>` of the bundle PEM in force. */
+  bundleHash?: string;
+  /** The first 12 hex characters of the hash, for `kubectl get`. */
+  shortHash?: string;
+  certificateCount?: number;
+  /** RFC 3339 date-time: the earliest notAfter among the accepted certificates. */
+  nextExpiry?: string;
+  certificates?: CertificateStatus[];
+  certificatesTruncated?: boolean;
+  problems?: ProblemStatus[];
+  problemsTruncated?: boolean;
+  targets?: {
+    secrets?: SecretTargetStatus[];
+    authorizationServers?: AuthorizationServerTargetStatus[];
+    rollouts?: RolloutTargetStatus[];
+  };
+  conditions?: Condition[];
+}
+
+export interface TrustBundle {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: V1ObjectMeta;
+  spec: TrustBundleSpec;
+  status?: TrustBundleStatus;
+}
+
+export interface TrustBundleList {
+  apiVersion: typeof API_VERSION;
+  kind: typeof LIST_KIND;
+  metadata: { resourceVersion?: string; continue?: string };
+  items: TrustBundle[];
+}
+
+// ---- defaults the controller applies itself, as it must not depend on API server defaulting ----
+
+/** The key a source or target reference names, `ca.crt` when left out. */
+export function keyOf(ref: { key?: string }): string {
+  return ref.key || DEFAULT_KEY;
+}
+
+/** The first 12 hex characters of a `sha256:<hex>` bundle hash. */
+export function shortHash(bundleHash: string): string {
+  return bundleHash.replace(/^sha256:/, '').slice(0, 12);
+}
+
+export interface CloudentityEndpoints {
+  tokenURL: string;
+  adminURL: string;
+  clientIDKey: string;
+  clientSecretKey: string;
+}
+
+/** Token and admin API URLs of a Cloudentity target, with ACP's standard layout as the default. */
+export function cloudentityEndpoints(target: CloudentityTarget): CloudentityEndpoints {
+  const base = target.url.replace(/\/+$/, '');
+  const tenant = encodeURIComponent(target.tenant);
+  return {
+    tokenURL: target.tokenURL || `${base}/${tenant}/admin/oauth2/token`,
+    adminURL: target.adminURL || `${base}/api/admin/${tenant}`,
+    clientIDKey: target.credentialsSecret.clientIDKey || DEFAULT_CLIENT_ID_KEY,
+    clientSecretKey: target.credentialsSecret.clientSecretKey || DEFAULT_CLIENT_SECRET_KEY,
+  };
+}
