@@ -9,6 +9,11 @@
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 need go "Go is expected on the machine (https://go.dev/doc/install)"
 
+# quiet CMD... — CMD without the go tool's line per downloaded/added module; errors stay visible.
+quiet() {
+  "$@" 2>&1 | { grep -vE '^go: (downloading|added|upgraded|downgraded|finding|found|extracting) ' >&2 || true; }
+}
+
 # A stamp file marks a complete build; a directory without it is a crashed build and is redone.
 built() { [ -f "$1/.complete" ]; }
 finish() { touch "$1/.complete"; }
@@ -29,7 +34,7 @@ build_k8s() {
       go mod edit "-replace=$m=$m@$s"
     done
     grep '^godebug' "$gm" >> go.mod || true
-    step "kubernetes $k: resolve modules" go get "k8s.io/kubernetes/cmd/kube-apiserver@$k" \
+    step "kubernetes $k: resolve modules" quiet go get "k8s.io/kubernetes/cmd/kube-apiserver@$k" \
       "k8s.io/kubernetes/cmd/kube-controller-manager@$k" "k8s.io/kubernetes/cmd/kube-scheduler@$k" \
       "k8s.io/kubernetes/cmd/kubectl@$k"
     local l="-s -w"
@@ -57,7 +62,7 @@ build_etcd() {
     for m in $(awk '/=> \.\.\// {for (i=1;i<=NF;i++) if ($i=="=>") print $(i-1)}' "$gm" | sort -u); do
       go mod edit "-replace=$m=$m@$v"
     done
-    step "etcd $v: resolve modules" go get "go.etcd.io/etcd/server/v3@$v"
+    step "etcd $v: resolve modules" quiet go get "go.etcd.io/etcd/server/v3@$v"
     step "etcd $v: build" go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
   )
   finish "$out"
@@ -67,7 +72,7 @@ build_kwok() {
   local out="$KWOK_BIN" v="$KWOK_VERSION"
   built "$out" && { log "kwok $v: cached in $out"; return; }
   rm -rf "$out"; mkdir -p "$out"
-  step "kwok $v: build" env GOBIN="$out" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$v"
+  step "kwok $v: build" quiet env GOBIN="$out" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$v"
   local dir
   dir=$(go mod download -json "sigs.k8s.io/kwok@$v" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
   [ -d "$dir/kustomize/stage" ] || die "kwok $v: stage definitions not found in module"
@@ -86,7 +91,7 @@ build_helm() {
   local out="$HELM_BIN" v="$HELM_VERSION"
   built "$out" && { log "helm $v: cached in $out"; return; }
   rm -rf "$out"; mkdir -p "$out"
-  step "helm $v: build" env GOBIN="$out" go install -trimpath \
+  step "helm $v: build" quiet env GOBIN="$out" go install -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$v" "helm.sh/helm/v3/cmd/helm@$v"
   finish "$out"
 }
@@ -95,7 +100,7 @@ build_trust_manager() {
   local out="$TM_BIN" v="$TRUST_MANAGER_VERSION"
   built "$out" && { log "trust-manager $v: cached in $out"; return; }
   rm -rf "$out"; mkdir -p "$out"
-  step "trust-manager $v: build" env GOBIN="$out" go install -trimpath -ldflags "-s -w" \
+  step "trust-manager $v: build" quiet env GOBIN="$out" go install -trimpath -ldflags "-s -w" \
     "github.com/cert-manager/trust-manager/cmd/trust-manager@$v"
   local dir
   dir=$(go mod download -json "github.com/cert-manager/trust-manager@$v" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
