@@ -46,7 +46,9 @@ export type ProblemCode =
   | 'UnsupportedKey'
   | 'TooManyCertificates'
   | 'InputTooLarge'
-  | 'Empty';
+  | 'Empty'
+  | 'SourceMissing'
+  | 'SourceUnavailable';
 
 export interface Problem {
   severity: Severity;

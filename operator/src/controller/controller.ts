@@ -1,0 +1,289 @@
+// The TrustBundle controller: caches and reverse index in front, one work queue keyed by bundle,
+// and the reconcile pipeline — gather → build (pure core) → publish to targets → status last.
+import type { Logger } from 'pino';
+import {
+  API_VERSION,
+  BUNDLE_HASH_ANNOTATION,
+  BUNDLE_LABEL,
+  FIELD_MANAGER,
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+  keyOf,
+  resolvePolicy,
+  type SecretTargetStatus,
+  type TrustBundle,
+} from '../api/v1alpha1.ts';
+import { buildBundle } from '../bundle/build.ts';
+import { CertificateCache } from '../bundle/certificate.ts';
+import type { Bundle } from '../bundle/types.ts';
+import { isNotFound, type KubeClient } from '../kube/client.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { objectKey, SourceCaches, TargetSecretCaches } from '../kube/objects.ts';
+import { Reflector } from '../kube/reflector.ts';
+import type { OperatorMetrics } from '../observability/metrics.ts';
+import { ReferenceIndex } from './index-refs.ts';
+import { WorkQueue, type ProcessResult } from './queue.ts';
+import { gatherSources } from './sources.ts';
+import { canonicalJSON, computeStatus, rfc3339 } from './status.ts';
+import { digestOf, SecretTarget } from './targets/secret.ts';
+
+export interface ControllerOptions {
+  client: KubeClient;
+  log: Logger;
+  events: EventRecorder;
+  metrics?: OperatorMetrics;
+  /** Bundles reconciled at once (one at a time per bundle). */
+  concurrency?: number;
+  /** Every bundle is reconciled at least this often, to catch what no event announced. */
+  resyncMs?: number;
+  now?: () => Date;
+}
+
+const BUNDLES_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+const DAY_MS = 86_400_000;
+const targetRef = (namespace: string, name: string): string => objectKey('Target', namespace, name);
+
+export class TrustBundleController {
+  private readonly o: Required<Omit<ControllerOptions, 'metrics'>> & Pick<ControllerOptions, 'metrics'>;
+  readonly bundles: Reflector<TrustBundle, TrustBundle>;
+  private readonly index = new ReferenceIndex();
+  private readonly sources: SourceCaches;
+  private readonly targets: TargetSecretCaches;
+  readonly queue: WorkQueue;
+  private readonly certificates = new CertificateCache();
+  /** The status each bundle was last given by us, so a lagging cache never causes a rewrite. */
+  private readonly lastStatus = new Map<string, string>();
+  private started = false;
+
+  constructor(options: ControllerOptions) {
+    this.o = { concurrency: 16, resyncMs: 600_000, now: () => new Date(), ...options };
+    const log = this.o.log;
+    const cacheOptions = {
+      client: this.o.client,
+      resyncMs: 0,
+      onError: (err: unknown, what: string) =>
+        log.warn({ err: (err as Error).message }, `${what} failed; retrying`),
+    };
+    this.queue = new WorkQueue((key) => this.reconcile(key), {
+      concurrency: this.o.concurrency,
+      onDepth: (d) => this.o.metrics?.queueDepth(d),
+    });
+    this.sources = new SourceCaches(cacheOptions, (ref) => this.index.isReferenced(ref), {
+      upsert: (obj) => this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name)),
+      remove: (obj) => this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name)),
+    });
+    const onTarget = (t: { namespace: string; name: string; owner?: string }) => {
+      if (t.owner) this.queue.add(t.owner);
+      this.enqueueUsers(targetRef(t.namespace, t.name));
+    };
+    this.targets = new TargetSecretCaches(
+      cacheOptions,
+      { label: BUNDLE_LABEL, annotation: BUNDLE_HASH_ANNOTATION },
+      digestOf,
+      { upsert: onTarget, remove: onTarget },
+    );
+    this.bundles = new Reflector<TrustBundle, TrustBundle>({
+      client: this.o.client,
+      path: BUNDLES_PATH,
+      transform: (tb) => tb,
+      keyOf: (tb) => tb.metadata.name!,
+      resourceVersionOf: (tb) => tb.metadata.resourceVersion,
+      resyncMs: this.o.resyncMs,
+      onError: (err) => log.warn({ err: (err as Error).message }, 'watch of TrustBundles failed; retrying'),
+      handlers: {
+        upsert: (tb, old) => {
+          this.indexBundle(tb);
+          // Our own status writes change only the resourceVersion: no reconcile for those.
+          if (!old || old === tb || old.metadata.generation !== tb.metadata.generation) {
+            this.queue.add(tb.metadata.name!);
+          }
+        },
+        remove: (tb) => {
+          const name = tb.metadata.name!;
+          const refs = this.index.refsOf(name);
+          this.index.remove(name);
+          this.lastStatus.delete(name);
+          this.queue.forget(name);
+          this.o.metrics?.forgetBundle(name);
+          // Deleting a bundle leaves its targets as they are (deletionPolicy Retain). Another bundle
+          // that was refused because this one owned a target may now take it over.
+          for (const ref of refs) this.enqueueUsers(ref);
+          log.info({ bundle: name }, 'TrustBundle deleted; its targets are left in place');
+        },
+      },
+    });
+  }
+
+  private enqueueUsers(ref: string): void {
+    for (const b of this.index.bundlesUsing(ref)) this.queue.add(b);
+  }
+
+  private indexBundle(tb: TrustBundle): void {
+    const refs: string[] = [];
+    for (const s of tb.spec?.sources ?? []) {
+      if (s.secret) refs.push(objectKey('Secret', s.secret.namespace, s.secret.name));
+      if (s.configMap) refs.push(objectKey('ConfigMap', s.configMap.namespace, s.configMap.name));
+    }
+    for (const t of tb.spec?.targets?.secrets ?? []) refs.push(targetRef(t.namespace, t.name));
+    this.index.set(tb.metadata.name!, refs);
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.bundles.start();
+  }
+
+  get synced(): boolean {
+    return this.bundles.hasSynced;
+  }
+
+  stop(): void {
+    this.queue.stop();
+    this.bundles.stop();
+    this.sources.stop();
+    this.targets.stop();
+  }
+
+  /** One pass over one bundle. Throws to be retried with backoff. */
+  async reconcile(name: string): Promise<ProcessResult> {
+    const tb = this.bundles.get(name);
+    if (!tb || tb.metadata.deletionTimestamp) return;
+    const started = performance.now();
+    const now = this.o.now();
+    const log = this.o.log.child({ bundle: name });
+    const policy = resolvePolicy(tb.spec.policy);
+
+    const gathered = await gatherSources(tb.spec.sources ?? [], (kind, ns, n) =>
+      this.sources.read(kind, ns, n),
+    );
+    const report = buildBundle(gathered.sources, policy, { now, cache: this.certificates });
+    const problems = [...gathered.problems, ...report.problems];
+    const bundle = gathered.problems.some((p) => p.severity === 'error') ? undefined : report.bundle;
+    const previous = tb.status;
+    const ref = { name, uid: tb.metadata.uid };
+
+    let secrets: SecretTargetStatus[];
+    let failed = false;
+    if (bundle) {
+      secrets = await this.publishSecrets(tb, bundle, now);
+      failed = secrets.some((s) => s.state === 'Failed');
+      this.o.metrics?.bundleBuilt(name, {
+        certificates: bundle.certificates.length,
+        earliestNotAfter: bundle.certificates.reduce<Date | undefined>(
+          (m, c) => (!m || c.notAfter < m ? c.notAfter : m),
+          undefined,
+        ),
+      });
+    } else {
+      // Rejected: no target is touched; the status keeps describing what is in force.
+      secrets = previous?.targets?.secrets ?? [];
+      const first = problems.find((p) => p.severity === 'error');
+      this.o.events.record(ref, 'Warning', 'BundleRejected', first?.message ?? 'the bundle was rejected');
+      log.warn(
+        { problems: problems.filter((p) => p.severity === 'error').map((p) => p.message) },
+        'bundle rejected; targets left unchanged',
+      );
+    }
+
+    const status = computeStatus({
+      generation: tb.metadata.generation,
+      previous,
+      bundle,
+      problems,
+      secrets,
+      now,
+    });
+    await this.writeStatus(tb, status);
+
+    const seconds = (performance.now() - started) / 1000;
+    this.o.metrics?.reconciled(name, failed ? 'error' : bundle ? 'success' : 'rejected', seconds);
+    if (failed) throw new Error(`bundle ${name}: some targets failed`);
+    return { requeueAfterMs: this.nextCheckMs(bundle, policy.expiryWarningDays, now) };
+  }
+
+  /** When a certificate expires or enters the warning window, the bundle must be rebuilt. */
+  private nextCheckMs(bundle: Bundle | undefined, warningDays: number, now: Date): number | undefined {
+    if (!bundle) return undefined;
+    let next = Infinity;
+    for (const c of bundle.certificates) {
+      for (const t of [c.notAfter.getTime(), c.notAfter.getTime() - warningDays * DAY_MS]) {
+        if (t > now.getTime()) next = Math.min(next, t - now.getTime() + 1000);
+      }
+    }
+    return next < this.o.resyncMs ? next : undefined;
+  }
+
+  private async publishSecrets(tb: TrustBundle, bundle: Bundle, now: Date): Promise<SecretTargetStatus[]> {
+    const name = tb.metadata.name!;
+    const ref = { name, uid: tb.metadata.uid };
+    const previous = tb.status?.targets?.secrets ?? [];
+    return Promise.all(
+      (tb.spec.targets?.secrets ?? []).map(async (t): Promise<SecretTargetStatus> => {
+        const key = keyOf(t);
+        const prev = previous.find((p) => p.namespace === t.namespace && p.name === t.name && p.key === key);
+        const target = new SecretTarget(
+          { namespace: t.namespace, name: t.name, key },
+          {
+            client: this.o.client,
+            current: () => this.targets.read(t.namespace, t.name),
+            bundleExists: (owner) => this.bundles.get(owner) !== undefined,
+          },
+        );
+        const base = { namespace: t.namespace, name: t.name, key };
+        try {
+          const result = await target.publish(bundle, name);
+          if (result.state === 'Conflict') {
+            this.o.events.record(ref, 'Warning', 'TargetConflict', result.message ?? target.id);
+            return { ...base, state: 'Failed', message: result.message };
+          }
+          if (result.wrote) {
+            this.o.metrics?.targetWritten('Secret');
+            const drift = prev?.state === 'Synced' && prev.bundleHash === bundle.hash;
+            this.o.events.record(
+              ref,
+              drift ? 'Warning' : 'Normal',
+              drift ? 'DriftCorrected' : 'Published',
+              drift
+                ? `${target.id} had been changed or deleted outside the operator; bundle ${bundle.hash} restored`
+                : `${target.id} now holds bundle ${bundle.hash} (${bundle.certificates.length} certificates)`,
+            );
+          }
+          return {
+            ...base,
+            state: 'Synced',
+            bundleHash: bundle.hash,
+            lastSyncTime: result.wrote || !prev?.lastSyncTime ? rfc3339(now) : prev.lastSyncTime,
+          };
+        } catch (err) {
+          const message = `${target.id}: ${(err as Error).message}`;
+          this.o.events.record(ref, 'Warning', 'PublishFailed', message);
+          return {
+            ...base,
+            state: 'Failed',
+            message,
+            ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
+          };
+        }
+      }),
+    );
+  }
+
+  private async writeStatus(tb: TrustBundle, status: TrustBundle['status']): Promise<void> {
+    const name = tb.metadata.name!;
+    const wanted = canonicalJSON(status);
+    if (wanted === canonicalJSON(tb.status ?? {}) || wanted === this.lastStatus.get(name)) return;
+    try {
+      await this.o.client.apply(
+        `${BUNDLES_PATH}/${name}/status`,
+        { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status },
+        FIELD_MANAGER,
+      );
+      this.lastStatus.set(name, wanted);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}

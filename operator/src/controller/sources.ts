@@ -1,0 +1,87 @@
+// Gathers the bytes of a bundle's sources from the caches. A missing non-optional source is an
+// error problem, so the build is refused and the last good bundle stays in force.
+import { keyOf, type TrustBundleSource } from '../api/v1alpha1.ts';
+import type { Problem, Source } from '../bundle/types.ts';
+import { isPrivateKeyName, type SourceKind, type SourceObject } from '../kube/objects.ts';
+
+export type ReadObject = (
+  kind: SourceKind,
+  namespace: string,
+  name: string,
+) => Promise<SourceObject | undefined>;
+
+export interface GatheredSources {
+  sources: Source[];
+  problems: Problem[];
+}
+
+/** Secret types whose purpose is a private key or a credential: never a trust source. */
+const CREDENTIAL_SECRET_TYPES = new Set(['kubernetes.io/ssh-auth', 'kubernetes.io/basic-auth']);
+/** A label that says the Secret holds a private key (for example a CA's signing key). */
+const PRIVATE_KEY_LABEL = 'mtls.openbanking.dev/private-key';
+
+export function sourceName(s: TrustBundleSource, index: number): string {
+  if (s.secret) return `secret ${s.secret.namespace}/${s.secret.name} key ${keyOf(s.secret)}`;
+  if (s.configMap) return `configMap ${s.configMap.namespace}/${s.configMap.name} key ${keyOf(s.configMap)}`;
+  return `inline[${index}]`;
+}
+
+const error = (source: string, code: Problem['code'], message: string): Problem => ({
+  severity: 'error',
+  code,
+  source,
+  message: `source ${source}: ${message}`,
+});
+
+export async function gatherSources(specs: TrustBundleSource[], read: ReadObject): Promise<GatheredSources> {
+  const sources: Source[] = [];
+  const problems: Problem[] = [];
+  await Promise.all(
+    specs.map(async (s, i) => {
+      const name = sourceName(s, i);
+      if (s.inline !== undefined) {
+        sources[i] = { name, content: s.inline };
+        return;
+      }
+      const kind: SourceKind = s.secret ? 'Secret' : 'ConfigMap';
+      const ref = s.secret ?? s.configMap;
+      if (!ref) {
+        problems.push(error(name, 'NotPEM', 'names none of inline, secret, configMap'));
+        return;
+      }
+      const key = keyOf(ref);
+      if (isPrivateKeyName(key)) {
+        problems.push(
+          error(name, 'PrivateKey', `key "${key}" by its name holds a private key; it is never read`),
+        );
+        return;
+      }
+      let obj: SourceObject | undefined;
+      try {
+        obj = await read(kind, ref.namespace, ref.name);
+      } catch (err) {
+        problems.push(error(name, 'SourceUnavailable', `cannot be read: ${(err as Error).message}`));
+        return;
+      }
+      if (obj && kind === 'Secret') {
+        if (obj.type && CREDENTIAL_SECRET_TYPES.has(obj.type)) {
+          problems.push(error(name, 'PrivateKey', `a Secret of type ${obj.type} holds credentials, not CAs`));
+          return;
+        }
+        if (obj.labels[PRIVATE_KEY_LABEL] === 'true') {
+          problems.push(error(name, 'PrivateKey', `the Secret is labelled ${PRIVATE_KEY_LABEL}=true`));
+          return;
+        }
+      }
+      const content = obj?.data?.get(key);
+      if (content === undefined) {
+        if (ref.optional) return;
+        const what = obj ? `has no key "${key}"` : `${kind} ${ref.namespace}/${ref.name} does not exist`;
+        problems.push(error(name, 'SourceMissing', `${what} (mark the source optional if that is expected)`));
+        return;
+      }
+      sources[i] = { name, content };
+    }),
+  );
+  return { sources: sources.filter((s) => s !== undefined), problems };
+}

@@ -1,0 +1,221 @@
+// The TrustBundle status as a pure function of what a reconcile saw and did. Conditions follow
+// the Kubernetes API conventions, so `kubectl wait`, Flux (kstatus) and Argo CD read them as is.
+import {
+  LIMITS,
+  shortHash,
+  type CertificateStatus,
+  type Condition,
+  type ConditionStatus,
+  type ConditionType,
+  type ProblemStatus,
+  type SecretTargetStatus,
+  type TrustBundleStatus,
+} from '../api/v1alpha1.ts';
+import type { Bundle, Problem } from '../bundle/types.ts';
+
+export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export interface ConditionInput {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+}
+
+/** Keeps lastTransitionTime when the status of a condition did not change. */
+export function mergeConditions(
+  previous: Condition[] | undefined,
+  next: ConditionInput[],
+  generation: number | undefined,
+  now: Date,
+): Condition[] {
+  return next.map((c) => {
+    const old = previous?.find((p) => p.type === c.type);
+    return {
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : rfc3339(now),
+    };
+  });
+}
+
+export function certificateStatuses(bundle: Bundle): { list: CertificateStatus[]; truncated: boolean } {
+  const list = bundle.certificates.slice(0, LIMITS.statusCertificates).map((c) => ({
+    fingerprintSHA256: c.fingerprintSHA256,
+    subject: c.subject,
+    issuer: c.issuer,
+    serialNumber: c.serialNumber,
+    notAfter: rfc3339(c.notAfter),
+    sources: c.sources,
+  }));
+  return { list, truncated: bundle.certificates.length > list.length };
+}
+
+export function problemStatuses(problems: Problem[]): { list: ProblemStatus[]; truncated: boolean } {
+  // Errors first: they are what a human must act on.
+  const sorted = [...problems].sort((a, b) =>
+    a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1,
+  );
+  const list = sorted.slice(0, LIMITS.statusProblems).map((p) => ({
+    severity: p.severity,
+    code: p.code,
+    ...(p.source ? { source: p.source } : {}),
+    ...(p.block ? { block: p.block, line: p.line } : {}),
+    ...(p.certificate ? { certificate: p.certificate } : {}),
+    message: p.message,
+  }));
+  return { list, truncated: problems.length > list.length };
+}
+
+export interface StatusInput {
+  generation?: number;
+  previous?: TrustBundleStatus;
+  /** The bundle built now, or undefined when the sources were rejected. */
+  bundle?: Bundle;
+  problems: Problem[];
+  secrets: SecretTargetStatus[];
+  now: Date;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function summarize(problems: Problem[]): string {
+  const errors = problems.filter((p) => p.severity === 'error');
+  const first = errors[0] ?? problems[0];
+  if (!first) return '';
+  const more =
+    errors.length > 1 ? ` (and ${plural(errors.length - 1, 'more error')}; see status.problems)` : '';
+  return first.message + more;
+}
+
+export function computeStatus(input: StatusInput): TrustBundleStatus {
+  const { previous, bundle, problems, now } = input;
+  const errors = problems.filter((p) => p.severity === 'error');
+  const warnings = problems.length - errors.length;
+  const conditions: ConditionInput[] = [];
+
+  if (bundle) {
+    conditions.push({
+      type: 'SourcesValid',
+      status: 'True',
+      reason: warnings > 0 ? 'ValidWithWarnings' : 'Valid',
+      message:
+        `${plural(bundle.certificates.length, 'certificate')} accepted` +
+        (warnings > 0 ? `; ${plural(warnings, 'warning')}: ${summarize(problems)}` : ''),
+    });
+  } else {
+    conditions.push({
+      type: 'SourcesValid',
+      status: 'False',
+      reason: errors[0]?.code ?? 'Invalid',
+      message: `${summarize(problems)}. No target was changed; the last good bundle stays in force.`,
+    });
+  }
+
+  const secrets = input.secrets;
+  const failed = secrets.filter((s) => s.state !== 'Synced');
+  if (secrets.length === 0) {
+    conditions.push({
+      type: 'SecretsSynced',
+      status: 'True',
+      reason: 'NoTargets',
+      message: 'no Secret targets',
+    });
+  } else if (failed.length > 0) {
+    const conflict = failed.find((s) => s.message?.includes('already published by'));
+    conditions.push({
+      type: 'SecretsSynced',
+      status: 'False',
+      reason: conflict ? 'TargetConflict' : 'WriteFailed',
+      message: failed.map((s) => s.message ?? `Secret ${s.namespace}/${s.name}: ${s.state}`).join('; '),
+    });
+  } else {
+    const hash = secrets[0]!.bundleHash ?? '';
+    conditions.push({
+      type: 'SecretsSynced',
+      status: 'True',
+      reason: 'Synced',
+      message: `${plural(secrets.length, 'Secret')} ${secrets.length === 1 ? 'holds' : 'hold'} bundle ${shortHash(hash)}`,
+    });
+  }
+  conditions.push({
+    type: 'AuthorizationServersSynced',
+    status: 'True',
+    reason: 'NoTargets',
+    message: 'no authorization-server targets',
+  });
+  conditions.push({
+    type: 'RolloutsComplete',
+    status: 'True',
+    reason: 'NoTargets',
+    message: 'no rollout targets',
+  });
+
+  const notReady = conditions.find((c) => c.status !== 'True');
+  conditions.unshift(
+    notReady
+      ? {
+          type: 'Ready',
+          status: 'False',
+          reason: notReady.type === 'SourcesValid' ? 'SourcesInvalid' : notReady.reason,
+          message: `${notReady.type}: ${notReady.message}`,
+        }
+      : {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Ready',
+          message: `bundle ${shortHash(bundle?.hash ?? '')} with ${plural(bundle?.certificates.length ?? 0, 'certificate')} is in force`,
+        },
+  );
+
+  const status: TrustBundleStatus = { observedGeneration: input.generation };
+  if (bundle) {
+    const certs = certificateStatuses(bundle);
+    const nextExpiry = bundle.certificates.reduce<Date | undefined>(
+      (min, c) => (!min || c.notAfter < min ? c.notAfter : min),
+      undefined,
+    );
+    Object.assign(status, {
+      bundleHash: bundle.hash,
+      shortHash: shortHash(bundle.hash),
+      certificateCount: bundle.certificates.length,
+      ...(nextExpiry ? { nextExpiry: rfc3339(nextExpiry) } : {}),
+      certificates: certs.list,
+      ...(certs.truncated ? { certificatesTruncated: true } : {}),
+    });
+  } else if (previous?.bundleHash) {
+    // Rejected: report the bundle still in force.
+    for (const k of [
+      'bundleHash',
+      'shortHash',
+      'certificateCount',
+      'nextExpiry',
+      'certificates',
+      'certificatesTruncated',
+    ] as const) {
+      if (previous[k] !== undefined) (status as Record<string, unknown>)[k] = previous[k];
+    }
+  }
+  const probs = problemStatuses(problems);
+  if (probs.list.length > 0) status.problems = probs.list;
+  if (probs.truncated) status.problemsTruncated = true;
+  if (secrets.length > 0) status.targets = { secrets };
+  status.conditions = mergeConditions(previous?.conditions, conditions, input.generation, now);
+  return status;
+}
+
+/** JSON with sorted keys, so two statuses compare equal whatever order the server kept. */
+export function canonicalJSON(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>)
+            .filter(([, x]) => x !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}

@@ -1,0 +1,220 @@
+// Per-namespace caches of the objects bundles read (source Secrets and ConfigMaps) and write
+// (target Secrets), started on first use so the operator only watches where bundles point.
+import type { KubeClient } from './client.ts';
+import { Reflector, type ObjectMeta, type ReflectorHandlers } from './reflector.ts';
+
+export type SourceKind = 'Secret' | 'ConfigMap';
+
+/** What is kept of a source object: its data, decoded, and never any private-key entry. */
+export interface SourceObject {
+  kind: SourceKind;
+  namespace: string;
+  name: string;
+  resourceVersion: string;
+  type?: string;
+  labels: Record<string, string>;
+  /** Key → bytes; undefined when the object is not referenced by any bundle (data not kept). */
+  data?: Map<string, Buffer>;
+}
+
+interface RawObject {
+  metadata?: ObjectMeta;
+  type?: string;
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
+/** Keys that by convention hold private keys; their values are dropped on arrival. */
+export const isPrivateKeyName = (key: string): boolean => /(^|[._-])key$/i.test(key) || /private/i.test(key);
+
+export const objectKey = (kind: string, namespace: string, name: string): string =>
+  `${kind}/${namespace}/${name}`;
+
+export interface NamespacedCacheOptions {
+  client: KubeClient;
+  resyncMs: number;
+  onError: (err: unknown, what: string) => void;
+}
+
+abstract class NamespacedCaches<R extends RawObject, T> {
+  protected readonly reflectors = new Map<string, Reflector<R, T>>();
+  protected readonly options: NamespacedCacheOptions;
+
+  constructor(options: NamespacedCacheOptions) {
+    this.options = options;
+  }
+
+  protected abstract create(kind: string, namespace: string): Reflector<R, T>;
+
+  protected reflector(kind: string, namespace: string): Reflector<R, T> {
+    const id = `${kind}/${namespace}`;
+    let r = this.reflectors.get(id);
+    if (!r) {
+      r = this.create(kind, namespace).start();
+      this.reflectors.set(id, r);
+    }
+    return r;
+  }
+
+  /** Starts (if needed) and waits for the cache of a namespace, or explains why it is not ready. */
+  async ready(kind: string, namespace: string, timeoutMs = 10_000): Promise<Reflector<R, T>> {
+    const r = this.reflector(kind, namespace);
+    if (r.hasSynced) return r;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const why = r.lastError instanceof Error ? r.lastError.message : 'no answer yet';
+        reject(new Error(`the cache of ${kind}s in namespace ${namespace} is not synced: ${why}`));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([r.synced, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return r;
+  }
+
+  get allSynced(): boolean {
+    return [...this.reflectors.values()].every((r) => r.hasSynced);
+  }
+
+  stop(): void {
+    for (const r of this.reflectors.values()) r.stop();
+  }
+}
+
+export class SourceCaches extends NamespacedCaches<RawObject, SourceObject> {
+  private readonly isReferenced: (key: string) => boolean;
+  private readonly handlers: ReflectorHandlers<SourceObject>;
+
+  constructor(
+    options: NamespacedCacheOptions,
+    isReferenced: (key: string) => boolean,
+    handlers: ReflectorHandlers<SourceObject>,
+  ) {
+    super(options);
+    this.isReferenced = isReferenced;
+    this.handlers = handlers;
+  }
+
+  private transform(kind: SourceKind, raw: RawObject, keepData: boolean): SourceObject {
+    const m = raw.metadata ?? {};
+    const obj: SourceObject = {
+      kind,
+      namespace: m.namespace ?? '',
+      name: m.name ?? '',
+      resourceVersion: m.resourceVersion ?? '',
+      ...(raw.type ? { type: raw.type } : {}),
+      labels: m.labels ?? {},
+    };
+    if (keepData) {
+      const data = new Map<string, Buffer>();
+      for (const [k, v] of Object.entries(raw.data ?? {})) {
+        if (isPrivateKeyName(k)) continue;
+        data.set(k, kind === 'Secret' ? Buffer.from(v, 'base64') : Buffer.from(v, 'utf8'));
+      }
+      for (const [k, v] of Object.entries(raw.binaryData ?? {})) {
+        if (!isPrivateKeyName(k)) data.set(k, Buffer.from(v, 'base64'));
+      }
+      obj.data = data;
+    }
+    return obj;
+  }
+
+  protected create(kind: string, namespace: string): Reflector<RawObject, SourceObject> {
+    const k = kind as SourceKind;
+    return new Reflector<RawObject, SourceObject>({
+      client: this.options.client,
+      path: `/api/v1/namespaces/${namespace}/${k === 'Secret' ? 'secrets' : 'configmaps'}`,
+      transform: (raw) =>
+        this.transform(k, raw, this.isReferenced(objectKey(k, namespace, raw.metadata?.name ?? ''))),
+      keyOf: (o) => o.name,
+      resourceVersionOf: (o) => o.resourceVersion,
+      handlers: this.handlers,
+      resyncMs: this.options.resyncMs,
+      onError: (err) => this.options.onError(err, `watch ${kind}s in ${namespace}`),
+    });
+  }
+
+  /**
+   * The object with its data, or undefined when it does not exist. An object cached before any
+   * bundle referenced it has no data yet: it is read once and kept from then on.
+   */
+  async read(kind: SourceKind, namespace: string, name: string): Promise<SourceObject | undefined> {
+    const r = await this.ready(kind, namespace);
+    const cached = r.get(name);
+    if (!cached || cached.data) return cached;
+    const path = `/api/v1/namespaces/${namespace}/${kind === 'Secret' ? 'secrets' : 'configmaps'}/${name}`;
+    try {
+      const raw = await this.options.client.get<RawObject>(path);
+      const full = this.transform(kind, raw, true);
+      if (full.resourceVersion === cached.resourceVersion) Object.assign(cached, { data: full.data });
+      return full;
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return undefined;
+      throw err;
+    }
+  }
+}
+
+/** What is kept of a target Secret: who owns it and digests of its data, never the data. */
+export interface TargetSecret {
+  namespace: string;
+  name: string;
+  resourceVersion: string;
+  owner?: string;
+  bundleHash?: string;
+  /** Key → SHA-256 of the base64 value as stored. */
+  digests: Map<string, string>;
+}
+
+export class TargetSecretCaches extends NamespacedCaches<RawObject, TargetSecret> {
+  private readonly label: string;
+  private readonly annotation: string;
+  private readonly digest: (value: string) => string;
+  private readonly handlers: ReflectorHandlers<TargetSecret>;
+
+  constructor(
+    options: NamespacedCacheOptions,
+    names: { label: string; annotation: string },
+    digest: (value: string) => string,
+    handlers: ReflectorHandlers<TargetSecret>,
+  ) {
+    super(options);
+    this.label = names.label;
+    this.annotation = names.annotation;
+    this.digest = digest;
+    this.handlers = handlers;
+  }
+
+  protected create(_kind: string, namespace: string): Reflector<RawObject, TargetSecret> {
+    return new Reflector<RawObject, TargetSecret>({
+      client: this.options.client,
+      path: `/api/v1/namespaces/${namespace}/secrets`,
+      query: { labelSelector: this.label },
+      transform: (raw) => {
+        const m = raw.metadata ?? {};
+        const digests = new Map<string, string>();
+        for (const [k, v] of Object.entries(raw.data ?? {})) digests.set(k, this.digest(v));
+        return {
+          namespace: m.namespace ?? namespace,
+          name: m.name ?? '',
+          resourceVersion: m.resourceVersion ?? '',
+          ...(m.labels?.[this.label] ? { owner: m.labels[this.label] } : {}),
+          ...(m.annotations?.[this.annotation] ? { bundleHash: m.annotations[this.annotation] } : {}),
+          digests,
+        };
+      },
+      keyOf: (o) => o.name,
+      resourceVersionOf: (o) => o.resourceVersion,
+      handlers: this.handlers,
+      resyncMs: this.options.resyncMs,
+      onError: (err) => this.options.onError(err, `watch target Secrets in ${namespace}`),
+    });
+  }
+
+  async read(namespace: string, name: string): Promise<TargetSecret | undefined> {
+    return (await this.ready('Secret', namespace)).get(name);
+  }
+}

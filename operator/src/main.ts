@@ -1,0 +1,161 @@
+// The operator process: flags and environment → caches, controller, leader election, probes.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { TrustBundleController } from './controller/controller.ts';
+import { KubeClient } from './kube/client.ts';
+import { KubeEventRecorder } from './kube/events.ts';
+import { LeaderElector } from './kube/lease.ts';
+import { startHealthServer } from './observability/health.ts';
+import { createLogger } from './observability/logger.ts';
+import { createMetrics } from './observability/metrics.ts';
+
+const USAGE = `Usage: trustbundle-operator [options]
+
+Runs the TrustBundle controller against the cluster of KUBECONFIG (or the in-cluster config).
+
+Options (each also read from the environment variable in brackets):
+  --metrics-port N        /healthz, /readyz and /metrics port; 0 picks one [METRICS_PORT, default 8080]
+  --leader-elect BOOL     use a Lease so that one replica acts [LEADER_ELECT, default: true in a pod]
+  --lease-namespace NS    namespace of the Lease [LEASE_NAMESPACE, POD_NAMESPACE, default trustbundle-system]
+  --lease-name NAME       [LEASE_NAME, default trustbundle-operator]
+  --lease-duration S      seconds a standby waits for an unrenewed lease [LEASE_DURATION, default 15]
+  --concurrency N         bundles reconciled at once [CONCURRENCY, default 16]
+  --resync S              full resync period in seconds [RESYNC_SECONDS, default 600]
+  --events-namespace NS   where Events about TrustBundles go [EVENTS_NAMESPACE, default default]
+  -h, --help
+Logging: LOG_LEVEL (fatal, error, warn, info, debug, trace; default info), JSON on stdout.`;
+
+function config() {
+  const { values } = parseArgs({
+    options: {
+      'metrics-port': { type: 'string' },
+      'leader-elect': { type: 'string' },
+      'lease-namespace': { type: 'string' },
+      'lease-name': { type: 'string' },
+      'lease-duration': { type: 'string' },
+      concurrency: { type: 'string' },
+      resync: { type: 'string' },
+      'events-namespace': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const env = process.env;
+  const num = (
+    flag: string | undefined,
+    envValue: string | undefined,
+    dflt: number,
+    what: string,
+  ): number => {
+    const raw = flag ?? envValue;
+    if (raw === undefined || raw === '') return dflt;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${what} must be a non-negative number, got "${raw}"`);
+    return n;
+  };
+  const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
+  const elect = values['leader-elect'] ?? env.LEADER_ELECT;
+  return {
+    metricsPort: num(values['metrics-port'], env.METRICS_PORT, 8080, '--metrics-port'),
+    leaderElect: elect === undefined || elect === '' ? inCluster : /^(1|true|yes)$/i.test(elect),
+    leaseNamespace:
+      values['lease-namespace'] ?? env.LEASE_NAMESPACE ?? env.POD_NAMESPACE ?? 'trustbundle-system',
+    leaseName: values['lease-name'] ?? env.LEASE_NAME ?? 'trustbundle-operator',
+    leaseDurationMs: num(values['lease-duration'], env.LEASE_DURATION, 15, '--lease-duration') * 1000,
+    concurrency: Math.max(1, num(values.concurrency, env.CONCURRENCY, 16, '--concurrency')),
+    resyncMs: num(values.resync, env.RESYNC_SECONDS, 600, '--resync') * 1000,
+    eventsNamespace: values['events-namespace'] ?? env.EVENTS_NAMESPACE ?? 'default',
+    identity: `${env.POD_NAME ?? hostname()}_${process.pid}`,
+  };
+}
+
+async function main(): Promise<void> {
+  let cfg: ReturnType<typeof config>;
+  try {
+    cfg = config();
+  } catch (err) {
+    console.error(`trustbundle-operator: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const log = createLogger();
+  const metrics = createMetrics();
+  const client = KubeClient.fromDefault();
+  const events = new KubeEventRecorder(client, {
+    component: 'trustbundle-operator',
+    namespace: cfg.eventsNamespace,
+    onError: (err) => log.warn({ err: (err as Error).message }, 'could not record an Event'),
+  });
+  const controller = new TrustBundleController({
+    client,
+    log,
+    events,
+    metrics,
+    concurrency: cfg.concurrency,
+    resyncMs: cfg.resyncMs,
+  });
+
+  let elector: LeaderElector | undefined;
+  const health = await startHealthServer({
+    port: cfg.metricsPort,
+    registry: metrics.registry,
+    ready: () => {
+      if (elector && !elector.isLeader) return { ready: true, reason: 'standby' };
+      return controller.synced
+        ? { ready: true, reason: 'leader, caches synced' }
+        : { ready: false, reason: 'caches syncing' };
+    },
+  });
+  log.info(
+    { port: health.port, leaderElection: cfg.leaderElect, identity: cfg.identity },
+    'trustbundle-operator starting',
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string, code = 0): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    controller.queue.stop();
+    await Promise.race([controller.queue.idle(), new Promise((r) => setTimeout(r, 10_000))]);
+    controller.stop();
+    await elector?.stop();
+    await health.close();
+    client.close();
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  if (!cfg.leaderElect) {
+    controller.start();
+    return;
+  }
+  elector = new LeaderElector({
+    client,
+    namespace: cfg.leaseNamespace,
+    name: cfg.leaseName,
+    identity: cfg.identity,
+    leaseDurationMs: cfg.leaseDurationMs,
+    renewDeadlineMs: Math.round(cfg.leaseDurationMs * (2 / 3)),
+    retryPeriodMs: Math.max(500, Math.round(cfg.leaseDurationMs / 7.5)),
+    onStartedLeading: () => {
+      log.info({ identity: cfg.identity }, 'became leader; starting the controller');
+      controller.start();
+    },
+    onStoppedLeading: () => {
+      // Never two writers: a replica that lost its lease stops at once and restarts as a standby.
+      log.error({ identity: cfg.identity }, 'lost the leader lease; exiting');
+      process.exit(1);
+    },
+    onError: (err) => log.warn({ err: (err as Error).message }, 'leader election'),
+  });
+  elector.start();
+}
+
+main().catch((err) => {
+  console.error(`trustbundle-operator: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});
