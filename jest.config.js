@@ -17,8 +17,8 @@ export default {
       displayName: 'e2e',
       roots: ['<rootDir>/e2e'],
       testMatch: ['**/*.e2e.test.ts'],
-      globalSetup: '<rootDir>/e2e/harness/global-setup.ts',
-      globalTeardown: '<rootDir>/e2e/harness/global-teardown.ts',
+      globalSetup: '<rootDir>/e2e/harness/global-setup.mjs',
+      globalTeardown: '<rootDir>/e2e/harness/global-teardown.mjs',
     },
   ],
 };

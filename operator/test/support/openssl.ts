@@ -1,5 +1,6 @@
 // Test certificates made by the real openssl CLI, so the engine is checked against what
 // operators actually paste, not against what our own code generates.
+import forge from 'node-forge';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,12 @@ export interface CertOptions {
   digest?: 'sha256' | 'sha1' | 'md5' | 'sha384';
   /** Reuse this private key (PEM) instead of generating one. */
   keyPem?: string;
+}
+
+export interface DatedCertOptions {
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 export class OpenSSL {
@@ -77,6 +84,31 @@ export class OpenSSL {
     const pem = this.run(args).toString();
     const der = this.run(['x509', '-outform', 'DER'], pem);
     return { pem, der, keyPem };
+  }
+
+  /**
+   * An RSA CA with any validity window (openssl 3.0's `req` cannot make an expired one): the key
+   * from openssl, the certificate from node-forge, read back by openssl to be sure it is sound.
+   */
+  datedCert(options: DatedCertOptions): TestCert {
+    const keyPem = this.key('rsa:2048');
+    const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = forge.pki.rsa.setPublicKey(key.n, key.e);
+    cert.serialNumber = (0x2000 + ++this.n).toString(16);
+    cert.validity.notBefore = options.notBefore;
+    cert.validity.notAfter = options.notAfter;
+    const attrs = [{ name: 'commonName', value: options.subject }];
+    cert.setSubject(attrs);
+    cert.setIssuer(attrs);
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    ]);
+    cert.sign(key, forge.md.sha256.create());
+    const pem = forge.pki.certificateToPem(cert);
+    const der = this.run(['x509', '-outform', 'DER'], pem);
+    return { pem: this.run(['x509'], pem).toString(), der, keyPem };
   }
 
   /** Runs `openssl x509` on PEM text and returns its subject line; throws when openssl refuses it. */
