@@ -311,3 +311,19 @@ test('deleting a TrustBundle leaves its target in place', async () => {
   await new Promise((r) => setTimeout(r, 1_000));
   expect(await readSecret(apim, t)).toEqual(s);
 });
+
+test('metrics count what happened, and the logs never carry key material', async () => {
+  const text = await op.metrics();
+  const value = (series: string) =>
+    Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1]);
+  expect(value('trustbundle_reconciles_total{result="success"}')).toBeGreaterThan(0);
+  expect(value('trustbundle_reconciles_total{result="rejected"}')).toBeGreaterThan(0);
+  expect(value(`trustbundle_bundle_certificates{bundle="${bundles[0]}"}`)).toBe(2);
+  expect(value('trustbundle_target_writes_total{kind="Secret"}')).toBeGreaterThan(0);
+  expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+  const logs = op.lines.join('\n');
+  expect(logs).toMatch(/bundle rejected/);
+  expect(logs).not.toMatch(/PRIVATE KEY/);
+  const keyBody = ssl.key('ec:P-256').split('\n')[1]!;
+  expect(logs).not.toContain(keyBody.slice(0, 20));
+});
