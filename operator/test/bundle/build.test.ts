@@ -159,8 +159,8 @@ describe('strict input', () => {
 
   test('corrupted DER inside valid base64 names the block', () => {
     const der = Buffer.from(good.der);
-    der[der.length - 300] ^= 0xff;
-    der[40] ^= 0xff;
+    der.writeUInt8(der.readUInt8(der.length - 300) ^ 0xff, der.length - 300);
+    der.writeUInt8(der.readUInt8(40) ^ 0xff, 40);
     const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
     const r = buildBundle([src('inline[0]', good.pem + pem)]);
     expect(r.bundle).toBeUndefined();
@@ -283,7 +283,7 @@ describe('policy', () => {
 test('a self-signed root whose signature does not verify is refused as corrupted', () => {
   const root = ssl.cert({ key: 'rsa:2048', subject: '/CN=Tampered Root' });
   const der = Buffer.from(root.der);
-  der[der.length - 10] ^= 0x01; // inside the signature value
+  der.writeUInt8(der.readUInt8(der.length - 10) ^ 0x01, der.length - 10); // inside the signature value
   const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
   const r = buildBundle([src('inline[0]', pem)]);
   expect(r.bundle).toBeUndefined();
