@@ -35,10 +35,10 @@ crds: node_modules/.installed ## regenerate crds/ from the TypeScript API schema
 	node operator/src/api/generate-crds.ts
 
 test-unit: node_modules/.installed ## unit tests (pure core, adapters)
-	$(NODE_RUN) node_modules/jest/bin/jest.js --selectProjects unit $(JEST_ARGS)
+	$(NODE_RUN) node_modules/jest/bin/jest.js $(JEST_ARGS) --selectProjects unit
 
 test-e2e: deps ## e2e tests against KUBECONFIG, or a local control plane started for the run
-	$(NODE_RUN) node_modules/jest/bin/jest.js --selectProjects e2e --runInBand $(JEST_ARGS)
+	$(NODE_RUN) node_modules/jest/bin/jest.js $(JEST_ARGS) --runInBand --selectProjects e2e
 
 test: deps lint typecheck test-unit test-e2e ## everything CI runs
 
