@@ -1,0 +1,9 @@
+export * from './types.ts';
+export { AuthorizationServerError, type FailureKind } from './errors.ts';
+export {
+  CloudentityAuthorizationServer,
+  READ_ONLY_SERVER_FIELDS,
+  type CloudentityOptions,
+} from './cloudentity.ts';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
+export { syncTrust } from './sync.ts';

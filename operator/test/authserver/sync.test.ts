@@ -1,0 +1,118 @@
+// syncTrust's comparison: certificate sets by DER SHA-256, never text.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { AuthorizationServerError, syncTrust, type AuthorizationServer } from '../../src/authserver/index.ts';
+import { OpenSSL, type TestCert } from '../support/openssl.ts';
+
+/** An authorization server held in memory: what syncTrust reads and what it writes. */
+class MemoryServer implements AuthorizationServer {
+  readonly description = 'memory server';
+  writes: string[] = [];
+  reads = 0;
+  trust: string;
+  constructor(trust: string) {
+    this.trust = trust;
+  }
+  async readTrust(): Promise<string> {
+    this.reads++;
+    return this.trust;
+  }
+  async writeTrust(pem: string): Promise<void> {
+    this.writes.push(pem);
+    this.trust = pem;
+  }
+}
+
+const ssl = new OpenSSL();
+let a: TestCert;
+let b: TestCert;
+let c: TestCert;
+
+const fingerprint = (der: Buffer): string =>
+  createHash('sha256')
+    .update(der)
+    .digest('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
+
+beforeAll(() => {
+  [a, b, c] = [1, 2, 3].map((i) => ssl.cert({ subject: `/CN=Sync CA ${i}` })) as [
+    typeof a,
+    typeof a,
+    typeof a,
+  ];
+});
+afterAll(() => ssl.cleanup());
+
+describe('syncTrust', () => {
+  it('pushes into an empty server and reports every certificate as added', async () => {
+    const server = new MemoryServer('');
+    const result = await syncTrust(server, a.pem + b.pem);
+    expect(result).toEqual({
+      changed: true,
+      certificates: [fingerprint(a.der), fingerprint(b.der)],
+      added: [fingerprint(a.der), fingerprint(b.der)],
+      removed: [],
+    });
+    expect(server.writes).toEqual([a.pem + b.pem]);
+  });
+
+  it.each([
+    ['reordered', (x: string, y: string) => y + x],
+    ['CRLF line endings', (x: string, y: string) => (x + y).replace(/\n/g, '\r\n')],
+    [
+      'blank lines and comments',
+      (x: string, y: string) => `# managed elsewhere\n\n${x}\n\n# second\n${y}\n\n`,
+    ],
+    ['a duplicate', (x: string, y: string) => x + y + x],
+    ['indented lines', (x: string, y: string) => (x + y).replace(/^/gm, '  ')],
+  ])('writes nothing when the server holds the same set, %s', async (_what, layout) => {
+    const server = new MemoryServer(layout(a.pem, b.pem));
+    const result = await syncTrust(server, a.pem + b.pem);
+    expect(result).toMatchObject({ changed: false, added: [], removed: [] });
+    expect(server.writes).toEqual([]);
+  });
+
+  it('replaces a different set and names what changed', async () => {
+    const server = new MemoryServer(a.pem + c.pem);
+    const result = await syncTrust(server, a.pem + b.pem);
+    expect(result).toMatchObject({
+      changed: true,
+      added: [fingerprint(b.der)],
+      removed: [fingerprint(c.der)],
+    });
+    expect(server.trust).toBe(a.pem + b.pem);
+  });
+
+  it('replaces a subset and a superset', async () => {
+    const sub = new MemoryServer(a.pem);
+    expect((await syncTrust(sub, a.pem + b.pem)).added).toEqual([fingerprint(b.der)]);
+    const sup = new MemoryServer(a.pem + b.pem + c.pem);
+    expect((await syncTrust(sup, a.pem + b.pem)).removed).toEqual([fingerprint(c.der)]);
+  });
+
+  it('replaces a value that is not clean PEM, without quoting it', async () => {
+    const server = new MemoryServer(a.pem + b.pem.replace('-----END CERTIFICATE-----', ''));
+    const result = await syncTrust(server, a.pem + b.pem);
+    expect(result.changed).toBe(true);
+    expect(result.previousUnreadable).toMatch(/root_cas/);
+    expect(result.previousUnreadable).not.toContain(b.pem.split('\n')[1]);
+    expect(server.trust).toBe(a.pem + b.pem);
+  });
+
+  it('refuses to push an empty bundle (ACP would fall back to the system roots)', async () => {
+    const server = new MemoryServer(a.pem);
+    const err = await syncTrust(server, '').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthorizationServerError);
+    expect((err as AuthorizationServerError).kind).toBe('config');
+    expect(server.reads).toBe(0);
+    expect(server.writes).toEqual([]);
+  });
+
+  it('refuses a bundle with anything but certificates', async () => {
+    const server = new MemoryServer('');
+    const key = ssl.key('ec:P-256');
+    await expect(syncTrust(server, a.pem + key)).rejects.toThrow(/private key/);
+    expect(server.writes).toEqual([]);
+  });
+});
