@@ -25,7 +25,7 @@ ENV_FILE="$CLUSTER_DIR/env"
 MARKER="TRUSTBUNDLE_CLUSTER_DIR=$CLUSTER_DIR"
 KUBECTL="$K8S_BIN/kubectl"
 NODE_NAME=kwok-node-0
-# Start order; `down` stops them in reverse.
+# Start order, also the order `status` lists them in.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 # --- processes ---------------------------------------------------------------------------------
@@ -40,7 +40,8 @@ alive() {
 }
 
 # ours PID — the process carries this cluster's marker (guards against a recycled pid).
-ours() { { tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null | grep -qxF "$MARKER"; }
+# (grep without -q: an early exit would make tr fail with SIGPIPE, and pipefail report that.)
+ours() { { tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null | grep -xF "$MARKER" >/dev/null; }
 
 # Every live process of this cluster: pid files first, then a scan for the marker.
 cluster_pids() {

@@ -1,5 +1,6 @@
-// Uses the cluster of KUBECONFIG as is; without one, starts the local control plane in
-// .cluster/e2e (building the binaries first on a fresh machine, which can take 20 minutes).
+// Uses the cluster of KUBECONFIG as is; without one, starts a local control plane for this run
+// in .cluster/e2e/run-<pid> (building the binaries first on a fresh machine, which can take
+// 20 minutes).
 import type * as Cluster from './cluster.ts';
 
 // jest loads this file through a require hook whose output imports './cluster.js' (ts-jest
@@ -12,13 +13,15 @@ export default async function globalSetup(): Promise<void> {
     console.log(`\ne2e: using the cluster of KUBECONFIG=${process.env.KUBECONFIG}`);
     return;
   }
-  const { E2E_CLUSTER_DIR, STARTED_ENV, readClusterEnv, runClusterScript } = await loadCluster();
-  console.log(`\ne2e: starting a local control plane in ${E2E_CLUSTER_DIR}`);
+  const { STARTED_ENV, readClusterEnv, reapStaleRuns, runClusterDir, runClusterScript } = await loadCluster();
+  await reapStaleRuns();
+  const clusterDir = runClusterDir();
+  console.log(`\ne2e: starting a local control plane in ${clusterDir}`);
   const t0 = Date.now();
-  await runClusterScript(E2E_CLUSTER_DIR, ['up']);
-  process.env[STARTED_ENV] = E2E_CLUSTER_DIR;
-  const env = readClusterEnv(E2E_CLUSTER_DIR);
-  if (!env.KUBECONFIG) throw new Error(`${E2E_CLUSTER_DIR}/env names no KUBECONFIG`);
+  await runClusterScript(clusterDir, ['up']);
+  process.env[STARTED_ENV] = clusterDir;
+  const env = readClusterEnv(clusterDir);
+  if (!env.KUBECONFIG) throw new Error(`${clusterDir}/env names no KUBECONFIG`);
   process.env.KUBECONFIG = env.KUBECONFIG;
   if (env.KUBECTL) process.env.KUBECTL = env.KUBECTL;
   console.log(

@@ -53,7 +53,7 @@ const MAX_STATE_CHARS = 2000;
 
 export function describeState(state: unknown): string {
   let text: string;
-  if (state instanceof Error) text = `${state.name}: ${state.message}`;
+  if (state instanceof Error) text = describeError(state);
   else if (typeof state === 'string') text = state;
   else {
     try {
@@ -63,4 +63,19 @@ export function describeState(state: unknown): string {
     }
   }
   return text.length > MAX_STATE_CHARS ? `${text.slice(0, MAX_STATE_CHARS)}… (${text.length} chars)` : text;
+}
+
+/** client-node's ApiException carries the Status body as text; its message is what matters. */
+function describeError(err: Error): string {
+  const { code, body } = err as Error & { code?: unknown; body?: unknown };
+  if (typeof code === 'number' && body !== undefined) {
+    let message: unknown;
+    try {
+      message = (typeof body === 'string' ? JSON.parse(body) : body)?.message;
+    } catch {
+      message = undefined;
+    }
+    if (typeof message === 'string') return `HTTP ${code}: ${message}`;
+  }
+  return `${err.name}: ${err.message}`;
 }
