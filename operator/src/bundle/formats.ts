@@ -65,6 +65,17 @@ function certBag(cert: CertificateInfo): Asn1 {
   ]);
 }
 
+/** Throws unless Java can open a truststore protected by `password`. */
+export function checkPkcs12Password(password: string): void {
+  if (password.length === 0) throw new Error('a PKCS#12 truststore needs a non-empty password');
+  if (!/^[\x20-\x7e]+$/.test(password)) {
+    // keytool fails with "getSecretKey failed: Password is not ASCII" on anything else.
+    throw new Error(
+      'the PKCS#12 password must be printable ASCII: Java cannot open a truststore with any other',
+    );
+  }
+}
+
 export interface Pkcs12Options {
   /** PKCS#12 KDF iterations for the MAC key. */
   iterations?: number;
@@ -76,7 +87,7 @@ export interface Pkcs12Options {
  * encrypted (as `keytool -importcert` into PKCS12 with certProtectionAlgorithm NONE does).
  */
 export function toPkcs12(bundle: Bundle, password: string, options: Pkcs12Options = {}): Buffer {
-  if (password.length === 0) throw new Error('a PKCS#12 truststore needs a non-empty password');
+  checkPkcs12Password(password);
   const iterations = options.iterations ?? 10_000;
   const safeContents = asn1.toDer(seq(bundle.certificates.map(certBag))).getBytes();
   const authSafe = asn1.toDer(seq([seq([oid(OID.data), explicit(0, octets(safeContents))])])).getBytes();

@@ -1,6 +1,12 @@
 // `trustbundle build FILE... --out PATH`: the bundle, written only when the policy accepts it.
 import { buildBundle } from '../bundle/build.ts';
-import { OUTPUT_FORMATS, toHelmValue, toPkcs12, type OutputFormat } from '../bundle/formats.ts';
+import {
+  OUTPUT_FORMATS,
+  checkPkcs12Password,
+  toHelmValue,
+  toPkcs12,
+  type OutputFormat,
+} from '../bundle/formats.ts';
 import { resolvePolicy } from '../bundle/policy.ts';
 import type { Bundle } from '../bundle/types.ts';
 import { oneOf, optionalString, parse, requiredString, UsageError, type Parsed } from './args.ts';
@@ -21,7 +27,12 @@ async function password(p: Parsed, format: OutputFormat): Promise<string | undef
     return undefined;
   }
   const value = file !== undefined ? await readPasswordFile(file) : inline;
-  if (!value) throw new UsageError('--format pkcs12 needs a non-empty --password or --password-file');
+  if (value === undefined) throw new UsageError('--format pkcs12 needs --password or --password-file');
+  try {
+    checkPkcs12Password(value);
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err });
+  }
   return value;
 }
 
