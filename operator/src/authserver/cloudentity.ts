@@ -191,7 +191,10 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
     return { object: object as ServerObject, etag: header(res, 'etag'), at: Date.now() };
   }
 
-  /** An admin API call with a bearer token; a 401 gets one fresh token and one more try. */
+  /**
+   * An admin API call with a bearer token. A 401 or 403 gets one fresh token and one more try, as
+   * acp-client-go does: a token minted before the client was granted its role lacks the scope.
+   */
   private async admin(
     method: 'GET' | 'PUT',
     headers: Record<string, string>,
@@ -207,7 +210,7 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
         body,
         signal,
       );
-      if (res.status !== 401 || renewed) return res;
+      if ((res.status !== 401 && res.status !== 403) || renewed) return res;
       if (this.token?.value === token) this.token = undefined;
     }
   }

@@ -7,3 +7,4 @@ export {
 } from './cloudentity.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
 export { syncTrust } from './sync.ts';
+export { AuthorizationServerPool, targetKey } from './pool.ts';

@@ -208,6 +208,19 @@ describe('Cloudentity adapter: tokens', () => {
     expect(acp.requestsTo('get')).toHaveLength(2);
   });
 
+  it('gets a new token once on 403, and reports a lasting 403 as forbidden', async () => {
+    const { acp, adapter } = await harness();
+    acp.inject('get', { status: 403 });
+    expect(await adapter.readTrust()).toBe('');
+    expect(acp.tokensIssued).toBe(2);
+
+    acp.inject('get', { status: 403, error: 'insufficient scope' }, 2);
+    const err = await failure(adapter.readTrust());
+    expect(err.kind).toBe('forbidden');
+    expect(err.message).toContain('insufficient scope: the client may not manage this server');
+    expect(acp.tokensIssued).toBe(3);
+  });
+
   it('falls back to client_secret_post when the client is registered with it, and remembers', async () => {
     const { acp, adapter } = await harness({ acp: { tokenEndpointAuthMethod: 'client_secret_post' } });
     await adapter.readTrust();

@@ -1,5 +1,11 @@
 // The ACP contract server must refuse what ACP refuses, or the adapter tests would prove nothing.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { CloudentityAuthorizationServer, syncTrust } from '../../src/authserver/index.ts';
 import { AcpContractServer } from '../../../e2e/support/acp-contract-server.ts';
 import { checkServerBody, READ_ONLY_FIELDS } from '../../../e2e/support/acp-server-schema.ts';
 import { OpenSSL } from '../support/openssl.ts';
@@ -228,5 +234,49 @@ describe('ACP contract server: servers API', () => {
     expect(recorded.map((r) => r.status)).toEqual([429, 503, 503, 200]);
     expect(recorded[0]!.headers.authorization).toBe('Bearer [redacted]');
     expect(JSON.stringify(acp.requests)).not.toContain(t);
+  });
+});
+
+describe('ACP contract server: command line', () => {
+  it('starts with TLS material in --tls-dir, prints one JSON line, and serves the adapter', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acp-cli-'));
+    const script = join(import.meta.dirname, '../../../e2e/support/acp-contract-server.ts');
+    const child = spawn(process.execPath, [script, '--port', '0', '--tls-dir', dir, '--tenant', 'bank'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+      });
+      const info = JSON.parse(line) as Record<string, string>;
+      expect(info).toMatchObject({
+        tenant: 'bank',
+        server: 'openbanking_brasil',
+        caFile: join(dir, 'ca.crt'),
+      });
+      expect(info.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const adapter = new CloudentityAuthorizationServer(
+        {
+          url: info.url!,
+          tenant: info.tenant!,
+          server: info.server!,
+          credentialsSecret: { namespace: 'ns', name: 'acp-admin' },
+          caSecret: { namespace: 'ns', name: 'acp-ca' },
+        },
+        {
+          readSecret: async (_ns, name): Promise<Record<string, Buffer>> =>
+            name === 'acp-ca'
+              ? { 'ca.crt': readFileSync(info.caFile!) }
+              : { client_id: Buffer.from(info.clientId!), client_secret: Buffer.from(info.clientSecret!) },
+        },
+      );
+      const result = await syncTrust(adapter, ca1 + ca2);
+      adapter.close();
+      expect(result.changed).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
