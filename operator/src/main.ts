@@ -22,6 +22,9 @@ Options (each also read from the environment variable in brackets):
   --concurrency N         bundles reconciled at once [CONCURRENCY, default 16]
   --resync S              full resync period in seconds [RESYNC_SECONDS, default 600]
   --events-namespace NS   where Events about TrustBundles go [EVENTS_NAMESPACE, default default]
+  --rollout-debounce S    a new bundle must be stable this long before workloads restart
+                          [ROLLOUT_DEBOUNCE_SECONDS, default 2]
+  --rollout-deadline S    rollout deadline when a workload sets none [ROLLOUT_DEADLINE_SECONDS, default 600]
   -h, --help
 Logging: LOG_LEVEL (fatal, error, warn, info, debug, trace; default info), JSON on stdout.`;
 
@@ -36,6 +39,8 @@ function config() {
       concurrency: { type: 'string' },
       resync: { type: 'string' },
       'events-namespace': { type: 'string' },
+      'rollout-debounce': { type: 'string' },
+      'rollout-deadline': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,8 +73,39 @@ function config() {
     concurrency: Math.max(1, num(values.concurrency, env.CONCURRENCY, 16, '--concurrency')),
     resyncMs: num(values.resync, env.RESYNC_SECONDS, 600, '--resync') * 1000,
     eventsNamespace: values['events-namespace'] ?? env.EVENTS_NAMESPACE ?? 'default',
+    rolloutDebounceMs:
+      num(values['rollout-debounce'], env.ROLLOUT_DEBOUNCE_SECONDS, 2, '--rollout-debounce') * 1000,
+    rolloutDeadlineMs:
+      num(values['rollout-deadline'], env.ROLLOUT_DEADLINE_SECONDS, 600, '--rollout-deadline') * 1000,
     identity: `${env.POD_NAME ?? hostname()}_${process.pid}`,
   };
+}
+
+function electLeader(
+  cfg: ReturnType<typeof config>,
+  controller: TrustBundleController,
+  client: KubeClient,
+  log: ReturnType<typeof createLogger>,
+): LeaderElector {
+  return new LeaderElector({
+    client,
+    namespace: cfg.leaseNamespace,
+    name: cfg.leaseName,
+    identity: cfg.identity,
+    leaseDurationMs: cfg.leaseDurationMs,
+    renewDeadlineMs: Math.round(cfg.leaseDurationMs * (2 / 3)),
+    retryPeriodMs: Math.max(500, Math.round(cfg.leaseDurationMs / 7.5)),
+    onStartedLeading: () => {
+      log.info({ identity: cfg.identity }, 'became leader; starting the controller');
+      controller.start();
+    },
+    onStoppedLeading: () => {
+      // Never two writers: a replica that lost its lease stops at once and restarts as a standby.
+      log.error({ identity: cfg.identity }, 'lost the leader lease; exiting');
+      process.exit(1);
+    },
+    onError: (err) => log.warn({ err: (err as Error).message }, 'leader election'),
+  });
 }
 
 async function main(): Promise<void> {
@@ -95,9 +131,11 @@ async function main(): Promise<void> {
     metrics,
     concurrency: cfg.concurrency,
     resyncMs: cfg.resyncMs,
+    rolloutDebounceMs: cfg.rolloutDebounceMs,
+    rolloutDeadlineMs: cfg.rolloutDeadlineMs,
   });
 
-  let elector: LeaderElector | undefined;
+  const elector = cfg.leaderElect ? electLeader(cfg, controller, client, log) : undefined;
   const health = await startHealthServer({
     port: cfg.metricsPort,
     registry: metrics.registry,
@@ -129,30 +167,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  if (!cfg.leaderElect) {
-    controller.start();
-    return;
-  }
-  elector = new LeaderElector({
-    client,
-    namespace: cfg.leaseNamespace,
-    name: cfg.leaseName,
-    identity: cfg.identity,
-    leaseDurationMs: cfg.leaseDurationMs,
-    renewDeadlineMs: Math.round(cfg.leaseDurationMs * (2 / 3)),
-    retryPeriodMs: Math.max(500, Math.round(cfg.leaseDurationMs / 7.5)),
-    onStartedLeading: () => {
-      log.info({ identity: cfg.identity }, 'became leader; starting the controller');
-      controller.start();
-    },
-    onStoppedLeading: () => {
-      // Never two writers: a replica that lost its lease stops at once and restarts as a standby.
-      log.error({ identity: cfg.identity }, 'lost the leader lease; exiting');
-      process.exit(1);
-    },
-    onError: (err) => log.warn({ err: (err as Error).message }, 'leader election'),
-  });
-  elector.start();
+  if (elector) elector.start();
+  else controller.start();
 }
 
 main().catch((err) => {

@@ -12,6 +12,7 @@ import {
   VERSION,
   keyOf,
   resolvePolicy,
+  type RolloutTargetStatus,
   type SecretTargetStatus,
   type TrustBundle,
 } from '../api/v1alpha1.ts';
@@ -23,6 +24,7 @@ import type { EventRecorder } from '../kube/events.ts';
 import { objectKey, SourceCaches, TargetSecretCaches } from '../kube/objects.ts';
 import { Reflector } from '../kube/reflector.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
+import { Rollouts, WorkloadCaches, workloadRef } from '../rollout/rollouts.ts';
 import { ReferenceIndex } from './index-refs.ts';
 import { WorkQueue, type ProcessResult } from './queue.ts';
 import { gatherSources } from './sources.ts';
@@ -38,6 +40,10 @@ export interface ControllerOptions {
   concurrency?: number;
   /** Every bundle is reconciled at least this often, to catch what no event announced. */
   resyncMs?: number;
+  /** A new bundle must be stable this long before workloads are restarted for it. */
+  rolloutDebounceMs?: number;
+  /** Rollout deadline for workloads without progressDeadlineSeconds. */
+  rolloutDeadlineMs?: number;
   now?: () => Date;
 }
 
@@ -51,6 +57,8 @@ export class TrustBundleController {
   private readonly index = new ReferenceIndex();
   private readonly sources: SourceCaches;
   private readonly targets: TargetSecretCaches;
+  private readonly workloads: WorkloadCaches;
+  private readonly rollouts: Rollouts;
   readonly queue: WorkQueue;
   private readonly certificates = new CertificateCache();
   /** The status each bundle was last given by us, so a lagging cache never causes a rewrite. */
@@ -58,7 +66,14 @@ export class TrustBundleController {
   private started = false;
 
   constructor(options: ControllerOptions) {
-    this.o = { concurrency: 16, resyncMs: 600_000, now: () => new Date(), ...options };
+    this.o = {
+      concurrency: 16,
+      resyncMs: 600_000,
+      rolloutDebounceMs: 2_000,
+      rolloutDeadlineMs: 600_000,
+      now: () => new Date(),
+      ...options,
+    };
     const log = this.o.log;
     const cacheOptions = {
       client: this.o.client,
@@ -84,6 +99,18 @@ export class TrustBundleController {
       digestOf,
       { upsert: onTarget, remove: onTarget },
     );
+    const onWorkload = (w: { kind: string; namespace: string; name: string }) => {
+      this.enqueueUsers(workloadRef(w.kind, w.namespace, w.name));
+      this.enqueueUsers(workloadRef(w.kind, w.namespace, '*'));
+    };
+    this.workloads = new WorkloadCaches(cacheOptions, { upsert: onWorkload, remove: onWorkload });
+    this.rollouts = new Rollouts({
+      client: this.o.client,
+      caches: this.workloads,
+      debounceMs: this.o.rolloutDebounceMs,
+      defaultDeadlineMs: this.o.rolloutDeadlineMs,
+      onTriggered: (kind) => this.o.metrics?.rolloutTriggered(kind),
+    });
     this.bundles = new Reflector<TrustBundle, TrustBundle>({
       client: this.o.client,
       path: BUNDLES_PATH,
@@ -105,6 +132,7 @@ export class TrustBundleController {
           const refs = this.index.refsOf(name);
           this.index.remove(name);
           this.lastStatus.delete(name);
+          this.rollouts.forget(name);
           this.queue.forget(name);
           this.o.metrics?.forgetBundle(name);
           // Deleting a bundle leaves its targets as they are (deletionPolicy Retain). Another bundle
@@ -127,6 +155,8 @@ export class TrustBundleController {
       if (s.configMap) refs.push(objectKey('ConfigMap', s.configMap.namespace, s.configMap.name));
     }
     for (const t of tb.spec?.targets?.secrets ?? []) refs.push(targetRef(t.namespace, t.name));
+    for (const r of tb.spec?.targets?.rollouts ?? [])
+      refs.push(workloadRef(r.kind, r.namespace, r.name ?? '*'));
     this.index.set(tb.metadata.name!, refs);
   }
 
@@ -145,6 +175,7 @@ export class TrustBundleController {
     this.bundles.stop();
     this.sources.stop();
     this.targets.stop();
+    this.workloads.stop();
   }
 
   /** One pass over one bundle. Throws to be retried with backoff. */
@@ -166,10 +197,43 @@ export class TrustBundleController {
     const ref = { name, uid: tb.metadata.uid };
 
     let secrets: SecretTargetStatus[];
+    let rollouts: RolloutTargetStatus[] | undefined = tb.spec.targets?.rollouts?.length
+      ? (previous?.targets?.rollouts ?? [])
+      : undefined;
+    let requeueAfterMs: number | undefined;
     let failed = false;
     if (bundle) {
       secrets = await this.publishSecrets(tb, bundle, now);
       failed = secrets.some((s) => s.state === 'Failed');
+      // Workloads restart only once every Secret holds the new bundle.
+      if (!failed && rollouts) {
+        try {
+          const outcome = await this.rollouts.reconcile(
+            name,
+            tb.spec.targets!.rollouts!,
+            bundle.hash,
+            rollouts,
+            now,
+          );
+          rollouts = outcome.statuses;
+          requeueAfterMs = outcome.requeueAfterMs;
+          for (const e of outcome.events) this.o.events.record(ref, e.type, e.reason, e.message);
+        } catch (err) {
+          failed = true;
+          const message = `rollout: ${(err as Error).message}`;
+          this.o.events.record(ref, 'Warning', 'RolloutFailed', message);
+          rollouts = rollouts.map((r) => ({ ...r, state: 'Failed', message }));
+          if (rollouts.length === 0) {
+            rollouts = tb.spec.targets!.rollouts!.map((r) => ({
+              kind: r.kind,
+              namespace: r.namespace,
+              name: r.name ?? '*',
+              state: 'Failed',
+              message,
+            }));
+          }
+        }
+      }
       this.o.metrics?.bundleBuilt(name, {
         certificates: bundle.certificates.length,
         earliestNotAfter: bundle.certificates.reduce<Date | undefined>(
@@ -194,6 +258,7 @@ export class TrustBundleController {
       bundle,
       problems,
       secrets,
+      rollouts,
       now,
     });
     await this.writeStatus(tb, status);
@@ -201,7 +266,9 @@ export class TrustBundleController {
     const seconds = (performance.now() - started) / 1000;
     this.o.metrics?.reconciled(name, failed ? 'error' : bundle ? 'success' : 'rejected', seconds);
     if (failed) throw new Error(`bundle ${name}: some targets failed`);
-    return { requeueAfterMs: this.nextCheckMs(bundle, policy.expiryWarningDays, now) };
+    const expiryCheck = this.nextCheckMs(bundle, policy.expiryWarningDays, now);
+    const after = Math.min(expiryCheck ?? Infinity, requeueAfterMs ?? Infinity);
+    return { requeueAfterMs: Number.isFinite(after) ? after : undefined };
   }
 
   /** When a certificate expires or enters the warning window, the bundle must be rebuilt. */

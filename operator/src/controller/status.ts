@@ -7,7 +7,9 @@ import {
   type Condition,
   type ConditionStatus,
   type ConditionType,
+  type AuthorizationServerTargetStatus,
   type ProblemStatus,
+  type RolloutTargetStatus,
   type SecretTargetStatus,
   type TrustBundleStatus,
 } from '../api/v1alpha1.ts';
@@ -77,6 +79,9 @@ export interface StatusInput {
   bundle?: Bundle;
   problems: Problem[];
   secrets: SecretTargetStatus[];
+  authorizationServers?: AuthorizationServerTargetStatus[];
+  /** Undefined when the bundle names no rollout targets. */
+  rollouts?: RolloutTargetStatus[];
   now: Date;
 }
 
@@ -89,6 +94,64 @@ function summarize(problems: Problem[]): string {
   const more =
     errors.length > 1 ? ` (and ${plural(errors.length - 1, 'more error')}; see status.problems)` : '';
   return first.message + more;
+}
+
+function authorizationServersCondition(servers: AuthorizationServerTargetStatus[]): ConditionInput {
+  const type = 'AuthorizationServersSynced';
+  if (servers.length === 0)
+    return { type, status: 'True', reason: 'NoTargets', message: 'no authorization-server targets' };
+  const failed = servers.filter((s) => s.state !== 'Synced');
+  if (failed.length > 0) {
+    return {
+      type,
+      status: 'False',
+      reason: failed.some((s) => s.state === 'Failed') ? 'PushFailed' : 'Pending',
+      message: failed.map((s) => s.message ?? `${s.url} ${s.server}: ${s.state}`).join('; '),
+    };
+  }
+  return {
+    type,
+    status: 'True',
+    reason: 'Synced',
+    message: `${plural(servers.length, 'authorization server')} trust the bundle`,
+  };
+}
+
+const ROLLOUT_REASONS: [RolloutTargetStatus['state'], string][] = [
+  ['Failed', 'RolloutFailed'],
+  ['NotFound', 'WorkloadNotFound'],
+  ['Paused', 'RolloutPaused'],
+  ['Progressing', 'RolloutInProgress'],
+  ['Pending', 'RolloutPending'],
+];
+
+function rolloutsCondition(rollouts: RolloutTargetStatus[] | undefined): ConditionInput {
+  const type = 'RolloutsComplete';
+  if (rollouts === undefined)
+    return { type, status: 'True', reason: 'NoTargets', message: 'no rollout targets' };
+  if (rollouts.length === 0)
+    return {
+      type,
+      status: 'True',
+      reason: 'NoWorkloads',
+      message: 'no workload matches the rollout targets',
+    };
+  for (const [state, reason] of ROLLOUT_REASONS) {
+    const hit = rollouts.filter((r) => r.state === state);
+    if (hit.length > 0)
+      return {
+        type,
+        status: 'False',
+        reason,
+        message: hit.map((r) => r.message ?? `${r.kind} ${r.namespace}/${r.name}: ${state}`).join('; '),
+      };
+  }
+  return {
+    type,
+    status: 'True',
+    reason: 'Complete',
+    message: `${plural(rollouts.length, 'workload')} run with the bundle`,
+  };
 }
 
 export function computeStatus(input: StatusInput): TrustBundleStatus {
@@ -141,18 +204,8 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
       message: `${plural(secrets.length, 'Secret')} ${secrets.length === 1 ? 'holds' : 'hold'} bundle ${shortHash(hash)}`,
     });
   }
-  conditions.push({
-    type: 'AuthorizationServersSynced',
-    status: 'True',
-    reason: 'NoTargets',
-    message: 'no authorization-server targets',
-  });
-  conditions.push({
-    type: 'RolloutsComplete',
-    status: 'True',
-    reason: 'NoTargets',
-    message: 'no rollout targets',
-  });
+  conditions.push(authorizationServersCondition(input.authorizationServers ?? []));
+  conditions.push(rolloutsCondition(input.rollouts));
 
   const notReady = conditions.find((c) => c.status !== 'True');
   conditions.unshift(
@@ -202,7 +255,11 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
   const probs = problemStatuses(problems);
   if (probs.list.length > 0) status.problems = probs.list;
   if (probs.truncated) status.problemsTruncated = true;
-  if (secrets.length > 0) status.targets = { secrets };
+  const targets: NonNullable<TrustBundleStatus['targets']> = {};
+  if (secrets.length > 0) targets.secrets = secrets;
+  if (input.authorizationServers?.length) targets.authorizationServers = input.authorizationServers;
+  if (input.rollouts?.length) targets.rollouts = input.rollouts.slice(0, LIMITS.statusRollouts);
+  if (Object.keys(targets).length > 0) status.targets = targets;
   status.conditions = mergeConditions(previous?.conditions, conditions, input.generation, now);
   return status;
 }

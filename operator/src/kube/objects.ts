@@ -36,7 +36,7 @@ export interface NamespacedCacheOptions {
   onError: (err: unknown, what: string) => void;
 }
 
-abstract class NamespacedCaches<R extends RawObject, T> {
+export abstract class NamespacedCaches<R extends RawObject, T> {
   protected readonly reflectors = new Map<string, Reflector<R, T>>();
   protected readonly options: NamespacedCacheOptions;
 

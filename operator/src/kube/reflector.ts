@@ -89,7 +89,7 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
     const { client, path, query, transform, keyOf, handlers } = this.options;
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
-    let rv = '';
+    let rv: string;
     do {
       this.stats.lists++;
       const page = await client.get<ListResponse<R>>(path, {
