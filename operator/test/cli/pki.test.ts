@@ -1,0 +1,344 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { TempDir, openssl } from '../pki/tools.ts';
+import { listing, trustbundle, write } from './cli.ts';
+
+const tmp = new TempDir();
+afterAll(() => tmp.remove());
+const opts = { cwd: tmp.path };
+const read = (name: string) => readFileSync(`${tmp.path}/${name}`, 'utf8');
+const mode = (name: string) => statSync(`${tmp.path}/${name}`).mode & 0o777;
+const verify = (ca: string, leaf: string) => openssl(['verify', '-CAfile', ca, leaf], opts);
+
+describe('trustbundle pki', () => {
+  beforeAll(() => {
+    for (const [n, key] of [
+      ['1', 'rsa'],
+      ['2', 'ec'],
+    ]) {
+      const r = trustbundle(
+        [
+          'pki',
+          'ca',
+          '--subject',
+          `/C=BR/O=CA ${n}/CN=CA ${n} Root`,
+          '--key',
+          key!,
+          '--out-cert',
+          `ca${n}.pem`,
+          '--out-key',
+          `ca${n}.key`,
+        ],
+        opts,
+      );
+      expect(r.code).toBe(0);
+    }
+  });
+
+  test('ca: a root CA readable by openssl, key file mode 0600', () => {
+    expect(mode('ca1.key')).toBe(0o600);
+    expect(mode('ca1.pem') & 0o077).not.toBe(0); // the certificate is public
+    const out = openssl(['x509', '-noout', '-text', '-in', 'ca1.pem'], opts).stdout;
+    expect(out).toMatch(/Subject: C = BR, O = CA 1, CN = CA 1 Root/);
+    expect(out).toMatch(/Basic Constraints: critical\s+CA:TRUE/);
+    expect(openssl(['pkey', '-in', 'ca2.key', '-noout'], opts).code).toBe(0);
+    expect(verify('ca1.pem', 'ca1.pem').code).toBe(0);
+  });
+
+  test('ca with --ca-cert/--ca-key issues an intermediate', () => {
+    const r = trustbundle(
+      [
+        'pki',
+        'ca',
+        '--subject',
+        'CN=Issuing',
+        '--ca-cert',
+        'ca1.pem',
+        '--ca-key',
+        'ca1.key',
+        '--key',
+        'ec',
+        '--out-cert',
+        'int.pem',
+        '--out-key',
+        'int.key',
+      ],
+      opts,
+    );
+    expect(r.code).toBe(0);
+    expect(new X509Certificate(read('int.pem')).issuer).toBe('C=BR\nO=CA 1\nCN=CA 1 Root');
+    expect(verify('ca1.pem', 'int.pem').code).toBe(0);
+  });
+
+  test('client: OFB profile, verifies under its CA only, key 0600', () => {
+    const r = trustbundle(
+      [
+        'pki',
+        'client',
+        '--ca-cert',
+        'ca1.pem',
+        '--ca-key',
+        'ca1.key',
+        '--cnpj',
+        '11.222.333/0001-81',
+        '--fqdn',
+        'tpp1.example.com',
+        '--org',
+        'TPP Um',
+        '--org-id',
+        'OFBBR-abc',
+        '--software-statement-id',
+        'ssid-1',
+        '--dns',
+        'alt.example.com',
+        '--out-cert',
+        'tpp1.crt',
+        '--out-key',
+        'tpp1.key',
+      ],
+      opts,
+    );
+    expect(r.code).toBe(0);
+    expect(mode('tpp1.key')).toBe(0o600);
+    const out = openssl(['x509', '-noout', '-text', '-in', 'tpp1.crt'], opts).stdout;
+    expect(out).toContain(
+      'Subject: C = BR, ST = SP, L = Sao Paulo, O = TPP Um, organizationIdentifier = OFBBR-abc, CN = tpp1.example.com, ' +
+        'serialNumber = 11222333000181, businessCategory = Private Organization, jurisdictionC = BR, UID = ssid-1',
+    );
+    expect(out).toMatch(/DNS:tpp1.example.com, DNS:alt.example.com/);
+    expect(out).toMatch(/TLS Web Client Authentication/);
+    expect(verify('ca1.pem', 'tpp1.crt').code).toBe(0);
+    expect(verify('ca2.pem', 'tpp1.crt').code).not.toBe(0);
+    expect(openssl(['x509', '-noout', '-modulus', '-in', 'tpp1.crt'], opts).stdout).toBe(
+      openssl(['rsa', '-noout', '-modulus', '-in', 'tpp1.key'], opts).stdout,
+    );
+  });
+
+  test('client with --not-after in the past makes an expired certificate', () => {
+    const r = trustbundle(
+      [
+        'pki',
+        'client',
+        '--ca-cert',
+        'ca2.pem',
+        '--ca-key',
+        'ca2.key',
+        '--cnpj',
+        '11222333000181',
+        '--fqdn',
+        'old.example.com',
+        '--org',
+        'Old',
+        '--key',
+        'ec',
+        '--not-before',
+        '2020-01-01T00:00:00Z',
+        '--not-after',
+        '2021-01-01T00:00:00Z',
+        '--out-cert',
+        'old.crt',
+        '--out-key',
+        'old.key',
+      ],
+      opts,
+    );
+    expect(r.code).toBe(0);
+    expect(new X509Certificate(read('old.crt')).validTo).toBe('Jan  1 00:00:00 2021 GMT');
+    expect(verify('ca2.pem', 'old.crt').stdout + verify('ca2.pem', 'old.crt').stderr).toMatch(
+      /certificate has expired/,
+    );
+  });
+
+  test('sign-csr: an openssl req CSR becomes client certificate + CA; openssl verifies it', () => {
+    const req = openssl(
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'csr.key',
+        '-out',
+        'req.csr',
+        '-subj',
+        '/C=BR/O=TPP Dois/CN=tpp2.example.com',
+      ],
+      opts,
+    );
+    expect(req.code).toBe(0);
+    const r = trustbundle(
+      [
+        'pki',
+        'sign-csr',
+        '--ca-cert',
+        'ca2.pem',
+        '--ca-key',
+        'ca2.key',
+        '--csr',
+        'req.csr',
+        '--out',
+        'tpp2-chain.pem',
+      ],
+      opts,
+    );
+    expect(r.code).toBe(0);
+    const blocks = read('tpp2-chain.pem').match(
+      /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n/g,
+    )!;
+    expect(blocks).toHaveLength(2);
+    expect(blocks[1]).toBe(read('ca2.pem'));
+    expect(new X509Certificate(blocks[0]!).subject).toBe('C=BR\nO=TPP Dois\nCN=tpp2.example.com');
+    write(tmp.path, 'tpp2.crt', blocks[0]!);
+    expect(verify('ca2.pem', 'tpp2.crt').code).toBe(0);
+    // The chain file as a whole is what a TPP presents: openssl reads both certificates.
+    expect(openssl(['crl2pkcs7', '-nocrl', '-certfile', 'tpp2-chain.pem'], opts).code).toBe(0);
+  });
+
+  test('sign-csr reads the CSR from stdin and writes to stdout', () => {
+    const r = trustbundle(
+      ['pki', 'sign-csr', '--ca-cert', 'ca2.pem', '--ca-key', 'ca2.key', '--csr', '-', '--out', '-'],
+      { ...opts, input: read('req.csr') },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+  });
+
+  test('sign-csr refuses what is not a CSR with exit 1 and writes nothing', () => {
+    const r = trustbundle(
+      [
+        'pki',
+        'sign-csr',
+        '--ca-cert',
+        'ca2.pem',
+        '--ca-key',
+        'ca2.key',
+        '--csr',
+        'ca1.pem',
+        '--out',
+        'nope.pem',
+      ],
+      opts,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ca1\.pem: no PEM CERTIFICATE REQUEST block found/);
+    expect(listing(tmp.path)).not.toContain('nope.pem');
+  });
+
+  test.each([
+    [['ca', '--out-cert', 'x.pem', '--out-key', 'x.key'], /--subject is required/],
+    [
+      ['ca', '--subject', '/XX=1', '--out-cert', 'x.pem', '--out-key', 'x.key'],
+      /unknown name attribute "XX"/,
+    ],
+    [
+      ['ca', '--subject', '/CN=x', '--out-cert', 'x.pem', '--out-key', '-'],
+      /private keys are only written to files/,
+    ],
+    [
+      ['ca', '--subject', '/CN=x', '--key', 'dsa', '--out-cert', 'x.pem', '--out-key', 'x.key'],
+      /--key: invalid key type/,
+    ],
+    [
+      [
+        'ca',
+        '--subject',
+        '/CN=x',
+        '--days',
+        '10',
+        '--not-after',
+        '2030-01-01',
+        '--out-cert',
+        'x.pem',
+        '--out-key',
+        'x.key',
+      ],
+      /--days or --not-after/,
+    ],
+    [
+      [
+        'client',
+        '--ca-cert',
+        'ca1.pem',
+        '--ca-key',
+        'ca1.key',
+        '--cnpj',
+        '11222333000180',
+        '--fqdn',
+        'a.b',
+        '--org',
+        'o',
+        '--out-cert',
+        'x.pem',
+        '--out-key',
+        'x.key',
+      ],
+      /check digits do not match/,
+    ],
+    [
+      [
+        'client',
+        '--ca-cert',
+        'ca1.pem',
+        '--cnpj',
+        '11222333000181',
+        '--fqdn',
+        'a.b',
+        '--org',
+        'o',
+        '--out-cert',
+        'x.pem',
+        '--out-key',
+        'x.key',
+      ],
+      /--ca-key is required/,
+    ],
+    [
+      [
+        'client',
+        '--ca-cert',
+        'ca1.pem',
+        '--ca-key',
+        'ca2.key',
+        '--cnpj',
+        '11222333000181',
+        '--fqdn',
+        'a.b',
+        '--org',
+        'o',
+        '--out-cert',
+        'x.pem',
+        '--out-key',
+        'x.key',
+      ],
+      /the CA key does not belong to the CA certificate/,
+    ],
+    [
+      [
+        'client',
+        '--ca-cert',
+        'tpp1.crt',
+        '--ca-key',
+        'tpp1.key',
+        '--cnpj',
+        '11222333000181',
+        '--fqdn',
+        'a.b',
+        '--org',
+        'o',
+        '--out-cert',
+        'x.pem',
+        '--out-key',
+        'x.key',
+      ],
+      /is not a CA certificate/,
+    ],
+    [['sign-csr', '--ca-cert', 'ca1.pem', '--ca-key', 'ca1.key', '--out', 'x.pem'], /--csr is required/],
+    [['mint'], /unknown command "mint"/],
+  ])('usage errors exit 2 and write nothing: %p', (args, why) => {
+    const r = trustbundle(['pki', ...args], opts);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(why);
+    expect(listing(tmp.path).filter((f) => f.startsWith('x.'))).toEqual([]);
+  });
+});
