@@ -6,7 +6,6 @@ import {
   createTestNamespace,
   kubectl,
   uniqueSuffix,
-  waitFor,
 } from './harness/kube.ts';
 import { OpenSSL } from '../operator/test/support/openssl.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';

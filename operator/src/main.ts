@@ -25,6 +25,8 @@ Options (each also read from the environment variable in brackets):
   --rollout-debounce S    a new bundle must be stable this long before workloads restart
                           [ROLLOUT_DEBOUNCE_SECONDS, default 2]
   --rollout-deadline S    rollout deadline when a workload sets none [ROLLOUT_DEADLINE_SECONDS, default 600]
+  --authserver-check S    how often authorization servers are read back for drift
+                          [AUTHSERVER_CHECK_SECONDS, default 300]
   -h, --help
 Logging: LOG_LEVEL (fatal, error, warn, info, debug, trace; default info), JSON on stdout.`;
 
@@ -41,6 +43,7 @@ function config() {
       'events-namespace': { type: 'string' },
       'rollout-debounce': { type: 'string' },
       'rollout-deadline': { type: 'string' },
+      'authserver-check': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -77,6 +80,8 @@ function config() {
       num(values['rollout-debounce'], env.ROLLOUT_DEBOUNCE_SECONDS, 2, '--rollout-debounce') * 1000,
     rolloutDeadlineMs:
       num(values['rollout-deadline'], env.ROLLOUT_DEADLINE_SECONDS, 600, '--rollout-deadline') * 1000,
+    authServerCheckMs:
+      num(values['authserver-check'], env.AUTHSERVER_CHECK_SECONDS, 300, '--authserver-check') * 1000,
     identity: `${env.POD_NAME ?? hostname()}_${process.pid}`,
   };
 }
@@ -133,6 +138,7 @@ async function main(): Promise<void> {
     resyncMs: cfg.resyncMs,
     rolloutDebounceMs: cfg.rolloutDebounceMs,
     rolloutDeadlineMs: cfg.rolloutDeadlineMs,
+    authServerCheckMs: cfg.authServerCheckMs,
   });
 
   const elector = cfg.leaderElect ? electLeader(cfg, controller, client, log) : undefined;

@@ -12,10 +12,12 @@ import {
   VERSION,
   keyOf,
   resolvePolicy,
+  type AuthorizationServerTargetStatus,
   type RolloutTargetStatus,
   type SecretTargetStatus,
   type TrustBundle,
 } from '../api/v1alpha1.ts';
+import { AuthorizationServerError, AuthorizationServerPool, syncTrust } from '../authserver/index.ts';
 import { buildBundle } from '../bundle/build.ts';
 import { CertificateCache } from '../bundle/certificate.ts';
 import type { Bundle } from '../bundle/types.ts';
@@ -44,6 +46,8 @@ export interface ControllerOptions {
   rolloutDebounceMs?: number;
   /** Rollout deadline for workloads without progressDeadlineSeconds. */
   rolloutDeadlineMs?: number;
+  /** How often an authorization server's trust is read back to correct changes made there. */
+  authServerCheckMs?: number;
   now?: () => Date;
 }
 
@@ -59,6 +63,7 @@ export class TrustBundleController {
   private readonly targets: TargetSecretCaches;
   private readonly workloads: WorkloadCaches;
   private readonly rollouts: Rollouts;
+  private readonly authServers: AuthorizationServerPool;
   readonly queue: WorkQueue;
   private readonly certificates = new CertificateCache();
   /** The status each bundle was last given by us, so a lagging cache never causes a rewrite. */
@@ -71,6 +76,7 @@ export class TrustBundleController {
       resyncMs: 600_000,
       rolloutDebounceMs: 2_000,
       rolloutDeadlineMs: 600_000,
+      authServerCheckMs: 300_000,
       now: () => new Date(),
       ...options,
     };
@@ -110,6 +116,14 @@ export class TrustBundleController {
       debounceMs: this.o.rolloutDebounceMs,
       defaultDeadlineMs: this.o.rolloutDeadlineMs,
       onTriggered: (kind) => this.o.metrics?.rolloutTriggered(kind),
+    });
+    this.authServers = new AuthorizationServerPool({
+      readSecret: async (namespace, name) => {
+        const secret = await this.sources.read('Secret', namespace, name);
+        if (!secret?.data) throw new Error(`Secret ${namespace}/${name} does not exist`);
+        return Object.fromEntries(secret.data);
+      },
+      logger: log,
     });
     this.bundles = new Reflector<TrustBundle, TrustBundle>({
       client: this.o.client,
@@ -176,6 +190,7 @@ export class TrustBundleController {
     this.sources.stop();
     this.targets.stop();
     this.workloads.stop();
+    this.authServers.close();
   }
 
   /** One pass over one bundle. Throws to be retried with backoff. */
@@ -200,39 +215,27 @@ export class TrustBundleController {
     let rollouts: RolloutTargetStatus[] | undefined = tb.spec.targets?.rollouts?.length
       ? (previous?.targets?.rollouts ?? [])
       : undefined;
+    let authorizationServers: AuthorizationServerTargetStatus[] =
+      previous?.targets?.authorizationServers ?? [];
     let requeueAfterMs: number | undefined;
     let failed = false;
     if (bundle) {
       secrets = await this.publishSecrets(tb, bundle, now);
       failed = secrets.some((s) => s.state === 'Failed');
-      // Workloads restart only once every Secret holds the new bundle.
-      if (!failed && rollouts) {
-        try {
-          const outcome = await this.rollouts.reconcile(
-            name,
-            tb.spec.targets!.rollouts!,
-            bundle.hash,
-            rollouts,
-            now,
-          );
-          rollouts = outcome.statuses;
-          requeueAfterMs = outcome.requeueAfterMs;
-          for (const e of outcome.events) this.o.events.record(ref, e.type, e.reason, e.message);
-        } catch (err) {
-          failed = true;
-          const message = `rollout: ${(err as Error).message}`;
-          this.o.events.record(ref, 'Warning', 'RolloutFailed', message);
-          rollouts = rollouts.map((r) => ({ ...r, state: 'Failed', message }));
-          if (rollouts.length === 0) {
-            rollouts = tb.spec.targets!.rollouts!.map((r) => ({
-              kind: r.kind,
-              namespace: r.namespace,
-              name: r.name ?? '*',
-              state: 'Failed',
-              message,
-            }));
-          }
-        }
+      // Authorization servers and workloads follow once every Secret holds the new bundle; a
+      // failing authorization server never holds back the Secrets, nor the rollouts.
+      const [servers, rolled] = await Promise.all([
+        this.pushAuthorizationServers(tb, bundle, now),
+        !failed && rollouts ? this.rollWorkloads(tb, bundle, rollouts, now) : undefined,
+      ]);
+      authorizationServers = servers.statuses;
+      if (servers.failed) failed = true;
+      if (servers.checkAfterMs !== undefined) requeueAfterMs = servers.checkAfterMs;
+      if (rolled) {
+        rollouts = rolled.statuses;
+        if (rolled.failed) failed = true;
+        if (rolled.requeueAfterMs !== undefined)
+          requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, rolled.requeueAfterMs);
       }
       this.o.metrics?.bundleBuilt(name, {
         certificates: bundle.certificates.length,
@@ -258,6 +261,7 @@ export class TrustBundleController {
       bundle,
       problems,
       secrets,
+      authorizationServers,
       rollouts,
       now,
     });
@@ -265,7 +269,9 @@ export class TrustBundleController {
 
     const seconds = (performance.now() - started) / 1000;
     this.o.metrics?.reconciled(name, failed ? 'error' : bundle ? 'success' : 'rejected', seconds);
-    if (failed) throw new Error(`bundle ${name}: some targets failed`);
+    if (failed) {
+      throw Object.assign(new Error(`bundle ${name}: some targets failed`), { retryAfterMs: requeueAfterMs });
+    }
     const expiryCheck = this.nextCheckMs(bundle, policy.expiryWarningDays, now);
     const after = Math.min(expiryCheck ?? Infinity, requeueAfterMs ?? Infinity);
     return { requeueAfterMs: Number.isFinite(after) ? after : undefined };
@@ -281,6 +287,102 @@ export class TrustBundleController {
       }
     }
     return next < this.o.resyncMs ? next : undefined;
+  }
+
+  private async rollWorkloads(
+    tb: TrustBundle,
+    bundle: Bundle,
+    previous: RolloutTargetStatus[],
+    now: Date,
+  ): Promise<{ statuses: RolloutTargetStatus[]; failed: boolean; requeueAfterMs?: number }> {
+    const name = tb.metadata.name!;
+    const ref = { name, uid: tb.metadata.uid };
+    const targets = tb.spec.targets!.rollouts!;
+    try {
+      const outcome = await this.rollouts.reconcile(name, targets, bundle.hash, previous, now);
+      for (const e of outcome.events) this.o.events.record(ref, e.type, e.reason, e.message);
+      return {
+        statuses: outcome.statuses,
+        failed: false,
+        ...(outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : {}),
+      };
+    } catch (err) {
+      const message = `rollout: ${(err as Error).message}`;
+      this.o.events.record(ref, 'Warning', 'RolloutFailed', message);
+      const statuses: RolloutTargetStatus[] = previous.length
+        ? previous.map((r) => ({ ...r, state: 'Failed', message }))
+        : targets.map((r) => ({
+            kind: r.kind,
+            namespace: r.namespace,
+            name: r.name ?? '*',
+            state: 'Failed',
+            message,
+          }));
+      return { statuses, failed: true };
+    }
+  }
+
+  private async pushAuthorizationServers(
+    tb: TrustBundle,
+    bundle: Bundle,
+    now: Date,
+  ): Promise<{ statuses: AuthorizationServerTargetStatus[]; failed: boolean; checkAfterMs?: number }> {
+    const targets = tb.spec.targets?.authorizationServers ?? [];
+    if (targets.length === 0) return { statuses: [], failed: false };
+    const name = tb.metadata.name!;
+    const ref = { name, uid: tb.metadata.uid };
+    const previous = tb.status?.targets?.authorizationServers ?? [];
+    let retryAfterMs = 0;
+    const statuses = await Promise.all(
+      targets.map(async ({ cloudentity: c }): Promise<AuthorizationServerTargetStatus> => {
+        const base = { type: 'cloudentity' as const, url: c.url, tenant: c.tenant, server: c.server };
+        const prev = previous.find((p) => p.url === c.url && p.tenant === c.tenant && p.server === c.server);
+        const id = `Cloudentity ${c.url} tenant ${c.tenant} server ${c.server}`;
+        try {
+          const result = await syncTrust(this.authServers.get({ cloudentity: c }), bundle.pem);
+          this.o.metrics?.authorizationServerPushed('cloudentity', result.changed ? 'success' : 'unchanged');
+          if (result.changed) {
+            const drift = prev?.state === 'Synced' && prev.bundleHash === bundle.hash;
+            this.o.events.record(
+              ref,
+              drift ? 'Warning' : 'Normal',
+              drift ? 'DriftCorrected' : 'Published',
+              `${id}: root_cas ${drift ? 'had been changed there; restored to' : 'now hold'} bundle ${bundle.hash} (${result.added.length} added, ${result.removed.length} removed)`,
+            );
+          }
+          return {
+            ...base,
+            state: 'Synced',
+            bundleHash: bundle.hash,
+            lastSyncTime:
+              result.changed || !prev?.lastSyncTime || prev.bundleHash !== bundle.hash
+                ? rfc3339(now)
+                : prev.lastSyncTime,
+          };
+        } catch (err) {
+          this.o.metrics?.authorizationServerPushed('cloudentity', 'error');
+          if (err instanceof AuthorizationServerError && err.retryAfterMs) {
+            retryAfterMs = Math.max(retryAfterMs, err.retryAfterMs);
+          }
+          const message = `${id}: ${(err as Error).message}`;
+          this.o.events.record(ref, 'Warning', 'PushFailed', message);
+          return {
+            ...base,
+            state: 'Failed',
+            message,
+            ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
+            ...(prev?.lastSyncTime ? { lastSyncTime: prev.lastSyncTime } : {}),
+          };
+        }
+      }),
+    );
+    const failed = statuses.some((s) => s.state === 'Failed');
+    // A server that asked us to come back later (429 Retry-After) is not asked sooner.
+    return {
+      statuses,
+      failed,
+      checkAfterMs: failed && retryAfterMs ? retryAfterMs : this.o.authServerCheckMs,
+    };
   }
 
   private async publishSecrets(tb: TrustBundle, bundle: Bundle, now: Date): Promise<SecretTargetStatus[]> {

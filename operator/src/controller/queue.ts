@@ -106,8 +106,10 @@ export class WorkQueue {
       const result = await this.process(key);
       this.forget(key);
       retryAfter = result?.requeueAfterMs;
-    } catch {
-      retryAfter = this.backoff(key);
+    } catch (err) {
+      // A failure may say when to come back (a server's Retry-After); never sooner than the backoff.
+      const asked = (err as { retryAfterMs?: number } | null)?.retryAfterMs ?? 0;
+      retryAfter = Math.max(this.backoff(key), Number.isFinite(asked) ? asked : 0);
     } finally {
       this.processing.delete(key);
       this.running--;

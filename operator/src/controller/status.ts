@@ -113,7 +113,7 @@ function authorizationServersCondition(servers: AuthorizationServerTargetStatus[
     type,
     status: 'True',
     reason: 'Synced',
-    message: `${plural(servers.length, 'authorization server')} trust the bundle`,
+    message: `${plural(servers.length, 'authorization server')} ${servers.length === 1 ? 'trusts' : 'trust'} the bundle`,
   };
 }
 
