@@ -1,0 +1,506 @@
+// The runbook's acceptance test as data and one runner, shared by the e2e suite
+// (e2e/enforcement.e2e.test.ts) and `make demo` (hack/demo.ts), so the two cannot diverge.
+//
+// The PKI comes from `trustbundle pki`: CA1 and CA2 (the TPPs' issuing CAs), TPP1 under CA1, TPP2
+// under CA2 (Open Finance Brasil subject profile), and an impostor: a self-signed CA given CA1's
+// subject name that issued itself a certificate with TPP1's subject. CA1 and CA2 reach the
+// TrustBundle as Secrets (`<caNamespace>/ca1`, `ca2`, key ca.crt).
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type {
+  CloudentityTarget,
+  TrustBundle,
+  TrustBundleSource,
+  TrustBundleSpec,
+} from '../../operator/src/api/v1alpha1.ts';
+import { cnpjWithCheckDigits } from '../../operator/src/pki/cnpj.ts';
+import { clients } from '../harness/kube.ts';
+import { REPO_ROOT } from '../harness/tools.ts';
+import { describeState } from '../harness/wait.ts';
+import {
+  requestWithBoth,
+  type ClientIdentity,
+  type HttpAnswer,
+  type IngressState,
+  type ObjectRef,
+} from './enforcement.ts';
+import { applyBundle, condition, getBundle, readSecret, subjectsOf, waitForBundle } from './trustbundles.ts';
+
+const run = promisify(execFile);
+
+// ---- the PKI ----
+
+export interface PkiFile {
+  certFile: string;
+  keyFile: string;
+  certPem: string;
+  /** `openssl x509 -subject` style, as subjectsOf() gives it. */
+  subject: string;
+  fingerprint: string;
+}
+
+export interface RunbookPki {
+  dir: string;
+  ca1: PkiFile;
+  ca2: PkiFile;
+  tpp1: PkiFile;
+  tpp2: PkiFile;
+  impostorCa: PkiFile;
+  impostor: PkiFile;
+}
+
+export const CA1_SUBJECT = '/C=BR/O=Open Finance Test/CN=TPP Issuing CA 1';
+export const CA2_SUBJECT = '/C=BR/O=Open Finance Test/CN=TPP Issuing CA 2';
+// Fixed identifiers, so the impostor's certificate carries exactly TPP1's subject.
+const TPP1 = {
+  fqdn: 'tpp1.example.com',
+  org: 'TPP One Pagamentos',
+  cnpj: cnpjWithCheckDigits('112223330001'),
+  orgId: 'OFBBR-5a1e7b0c-1111-4c5e-9a61-0000000000a1',
+  ssId: '7e0c1f6a-1111-4b8e-8d1e-0000000000a1',
+};
+const TPP2 = {
+  fqdn: 'tpp2.example.com',
+  org: 'TPP Two Investimentos',
+  cnpj: cnpjWithCheckDigits('445556660001'),
+  orgId: 'OFBBR-5a1e7b0c-2222-4c5e-9a61-0000000000b2',
+  ssId: '7e0c1f6a-2222-4b8e-8d1e-0000000000b2',
+};
+
+function pkiFile(dir: string, base: string): PkiFile {
+  const certFile = join(dir, `${base}.crt`);
+  const certPem = readFileSync(certFile, 'utf8');
+  const x509 = new X509Certificate(certPem);
+  return {
+    certFile,
+    keyFile: join(dir, `${base}.key`),
+    certPem,
+    subject: x509.subject.split('\n').join(', '),
+    fingerprint: x509.fingerprint256,
+  };
+}
+
+/** Runs `trustbundle pki …` (bin/trustbundle.js) with the Node running this process. */
+async function trustbundlePki(dir: string, args: string[]): Promise<void> {
+  try {
+    await run(process.execPath, [join(REPO_ROOT, 'bin', 'trustbundle.js'), 'pki', ...args], { cwd: dir });
+  } catch (err) {
+    const { stderr, message } = err as { stderr?: string; message: string };
+    throw new Error(`trustbundle pki ${args[0]} failed: ${stderr?.trim() || message}`, { cause: err });
+  }
+}
+
+/** Creates the runbook's certificates in `dir` with the `trustbundle pki` command. */
+export async function createRunbookPki(dir: string): Promise<RunbookPki> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = (base: string, subject: string) =>
+    trustbundlePki(dir, [
+      'ca',
+      '--subject',
+      subject,
+      '--out-cert',
+      `${base}.crt`,
+      '--out-key',
+      `${base}.key`,
+    ]);
+  const client = (base: string, issuer: string, t: typeof TPP1) =>
+    trustbundlePki(dir, [
+      'client', '--ca-cert', `${issuer}.crt`, '--ca-key', `${issuer}.key`,
+      '--cnpj', t.cnpj, '--fqdn', t.fqdn, '--org', t.org, '--org-id', t.orgId, '--software-statement-id', t.ssId,
+      '--out-cert', `${base}.crt`, '--out-key', `${base}.key`,
+    ]); // prettier-ignore
+  await Promise.all([ca('ca1', CA1_SUBJECT), ca('ca2', CA2_SUBJECT), ca('impostor-ca', CA1_SUBJECT)]);
+  await Promise.all([
+    client('tpp1', 'ca1', TPP1),
+    client('tpp2', 'ca2', TPP2),
+    client('impostor', 'impostor-ca', TPP1),
+  ]);
+  return {
+    dir,
+    ca1: pkiFile(dir, 'ca1'),
+    ca2: pkiFile(dir, 'ca2'),
+    tpp1: pkiFile(dir, 'tpp1'),
+    tpp2: pkiFile(dir, 'tpp2'),
+    impostorCa: pkiFile(dir, 'impostor-ca'),
+    impostor: pkiFile(dir, 'impostor'),
+  };
+}
+
+// ---- the TrustBundle ----
+
+export interface RunbookNames {
+  bundle: string;
+  /** Where the Secrets `ca1` and `ca2` (key ca.crt) live. */
+  caNamespace: string;
+  /** The Secret the ingress reads (`open-banking-apim/apitraffic-mtls-rootca`). */
+  target: ObjectRef;
+  /** The ingress controller's Deployment (`ingress-nginx/ingress-nginx-controller`). */
+  ingress: ObjectRef;
+  /** The authorization server that gets the same CAs (ACP's `root_cas`), if any. */
+  acp?: CloudentityTarget;
+}
+
+export type CaName = 'CA1' | 'CA2';
+
+export const caSource = (names: RunbookNames, ca: CaName): TrustBundleSource => ({
+  secret: { namespace: names.caNamespace, name: ca.toLowerCase(), key: 'ca.crt' },
+});
+
+export function runbookSpec(names: RunbookNames, sources: TrustBundleSource[]): TrustBundleSpec {
+  return {
+    sources,
+    targets: {
+      secrets: [{ ...names.target, key: 'ca.crt' }],
+      ...(names.acp ? { authorizationServers: [{ cloudentity: names.acp }] } : {}),
+      rollouts: [{ kind: 'Deployment', ...names.ingress }],
+    },
+  };
+}
+
+/** The Secrets `ca1` and `ca2` the sample TrustBundle reads. */
+export function caSecrets(names: RunbookNames, pki: RunbookPki): object[] {
+  return (['CA1', 'CA2'] as const).map((ca) => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { namespace: names.caNamespace, name: ca.toLowerCase() },
+    type: 'Opaque',
+    stringData: { 'ca.crt': (ca === 'CA1' ? pki.ca1 : pki.ca2).certPem },
+  }));
+}
+
+// ---- the scenarios ----
+
+export type ClientName = 'TPP1' | 'TPP2' | 'no certificate' | 'impostor';
+
+/**
+ * - `rollout`: a new bundle; the operator publishes it and rolls the ingress, nginx enforces it.
+ * - `refused`: a bad edit; the operator refuses it and nothing changes anywhere.
+ * - `unchanged`: an edit that yields the bundle already in force; nothing restarts.
+ * - `none`: no edit, only requests.
+ */
+export type ScenarioKind = 'rollout' | 'refused' | 'unchanged' | 'none';
+
+export interface Scenario {
+  title: string;
+  kind: ScenarioKind;
+  /** The TrustBundle's sources after the edit (not used for `none`). */
+  sources?: (names: RunbookNames, pki: RunbookPki) => TrustBundleSource[];
+  /** The CAs nginx (and ACP) must trust afterwards. */
+  trusted: CaName[];
+  requests: [ClientName, number][];
+}
+
+const both = (n: RunbookNames): TrustBundleSource[] => [caSource(n, 'CA1'), caSource(n, 'CA2')];
+const BOTH_TPPS_ADMITTED: [ClientName, number][] = [
+  ['TPP1', 200],
+  ['TPP2', 200],
+];
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    title: 'CA1 and CA2 trusted',
+    kind: 'rollout',
+    sources: both,
+    trusted: ['CA1', 'CA2'],
+    requests: [...BOTH_TPPS_ADMITTED, ['no certificate', 400]],
+  },
+  {
+    title: "a self-signed impostor with CA1's name",
+    kind: 'none',
+    trusted: ['CA1', 'CA2'],
+    requests: [
+      ['impostor', 400],
+      ['TPP1', 200],
+    ],
+  },
+  {
+    title: 'CA2 removed from the TrustBundle',
+    kind: 'rollout',
+    sources: (n) => [caSource(n, 'CA1')],
+    trusted: ['CA1'],
+    requests: [
+      ['TPP2', 400],
+      ['TPP1', 200],
+    ],
+  },
+  {
+    title: 'CA2 added back',
+    kind: 'rollout',
+    sources: both,
+    trusted: ['CA1', 'CA2'],
+    requests: BOTH_TPPS_ADMITTED,
+  },
+  {
+    title: 'a private key pasted into a source',
+    kind: 'refused',
+    // The whole of a PEM file that holds CA2's certificate and its key, pasted inline.
+    sources: (n, pki) => [...both(n), { inline: pki.ca2.certPem + readFileSync(pki.ca2.keyFile, 'utf8') }],
+    trusted: ['CA1', 'CA2'],
+    requests: BOTH_TPPS_ADMITTED,
+  },
+  {
+    title: 'the bad edit reverted',
+    kind: 'unchanged',
+    sources: both,
+    trusted: ['CA1', 'CA2'],
+    requests: BOTH_TPPS_ADMITTED,
+  },
+];
+
+/** What the runner needs from the world around it. */
+export interface RunbookWorld {
+  names: RunbookNames;
+  pki: RunbookPki;
+  /** Where the ingress listens and what it enforces now. */
+  ingress: () => Promise<IngressState>;
+  /** ACP's `root_cas` now (when names.acp is set). */
+  acpRootCas?: () => Promise<string>;
+  log?: (line: string) => void;
+  /** How long to wait for the operator and the ingress after an edit. */
+  timeoutMs?: number;
+}
+
+export interface CheckResult {
+  scenario: string;
+  check: string;
+  expected: string;
+  got: string;
+  ok: boolean;
+  /** The answers behind a request check (one per tool). */
+  answers?: HttpAnswer[];
+}
+
+export function clientIdentity(pki: RunbookPki, client: ClientName): ClientIdentity {
+  const file = { TPP1: pki.tpp1, TPP2: pki.tpp2, impostor: pki.impostor, 'no certificate': undefined }[
+    client
+  ];
+  return file ? { name: client, certFile: file.certFile, keyFile: file.keyFile } : { name: client };
+}
+
+/** 'CA1 + CA2' for the subjects of a PEM bundle; a subject we did not issue appears as itself. */
+export function trustLabel(pki: RunbookPki, subjects: string[]): string {
+  if (subjects.length === 0) return 'nothing';
+  const known: Record<string, string> = { [pki.ca1.subject]: 'CA1', [pki.ca2.subject]: 'CA2' };
+  return subjects.map((s) => known[s] ?? s).join(' + ');
+}
+
+const short = (hash: string | undefined): string =>
+  hash ? hash.replace(/^sha256:/, '').slice(0, 12) : 'none';
+
+/** Runs one scenario: the edit, the waits it implies, then the checks. Never throws for a failed check. */
+export async function runScenario(world: RunbookWorld, scenario: Scenario): Promise<CheckResult[]> {
+  const { names, pki } = world;
+  const results: CheckResult[] = [];
+  const add = (check: string, expected: string, got: string, answers?: HttpAnswer[]): void => {
+    results.push({
+      scenario: scenario.title,
+      check,
+      expected,
+      got,
+      ok: got === expected,
+      ...(answers ? { answers } : {}),
+    });
+  };
+  const expectedTrust = scenario.trusted.join(' + ');
+
+  if (scenario.kind === 'rollout') await runRollout(world, scenario, add);
+  else if (scenario.kind === 'refused' || scenario.kind === 'unchanged')
+    await runNoChange(world, scenario, add);
+
+  const enforced = (await world.ingress()).enforced;
+  add('nginx trusts', expectedTrust, enforced ? trustLabel(pki, enforced.subjects) : 'nothing yet');
+  if (names.acp && world.acpRootCas) {
+    add(
+      'ACP root_cas',
+      expectedTrust,
+      await attempt(async () => trustLabel(pki, subjectsOf(await world.acpRootCas!()))),
+    );
+  }
+
+  const endpoint = await world.ingress();
+  for (const [client, status] of scenario.requests) {
+    const id = clientIdentity(pki, client);
+    const answers = await requestWithBoth(endpoint, id);
+    add(
+      client === 'no certificate' ? 'no client certificate' : `${client} certificate`,
+      String(status),
+      describeAnswers(answers, pki, client),
+      answers,
+    );
+  }
+  return results;
+}
+
+async function attempt(f: () => Promise<string>): Promise<string> {
+  try {
+    return await f();
+  } catch (err) {
+    return `error: ${describeState(err)}`;
+  }
+}
+
+type Add = (check: string, expected: string, got: string) => void;
+
+async function runRollout(world: RunbookWorld, scenario: Scenario, add: Add): Promise<void> {
+  const { names, pki } = world;
+  const before = (await getBundle(names.bundle))?.status?.bundleHash;
+  const editedAt = Date.now();
+  await applyBundle(names.bundle, runbookSpec(names, scenario.sources!(names, pki)));
+  let tb: TrustBundle | undefined;
+  try {
+    tb = await waitForBundle(
+      names.bundle,
+      'Ready with a new bundle and its rollout complete',
+      (b) =>
+        b.status?.bundleHash !== before &&
+        condition(b, 'Ready')?.status === 'True' &&
+        condition(b, 'RolloutsComplete')?.status === 'True',
+      { timeoutMs: world.timeoutMs ?? 90_000 },
+    );
+    add('TrustBundle', 'Ready, rollout complete', 'Ready, rollout complete');
+  } catch (err) {
+    add('TrustBundle', 'Ready, rollout complete', `not reached: ${describeState(err)}`);
+    return;
+  }
+  const hash = tb.status!.bundleHash!;
+  try {
+    const record = await waitForIngress(world, hash);
+    world.log?.(
+      `${scenario.title}: bundle ${short(hash)} enforced by nginx ${((Date.parse(record.at) - editedAt) / 1000).toFixed(1)} s after the edit`,
+    );
+  } catch (err) {
+    add('ingress rolled', `nginx on ${short(hash)}`, `not reached: ${describeState(err)}`);
+  }
+}
+
+async function waitForIngress(world: RunbookWorld, hash: string) {
+  const deadline = Date.now() + (world.timeoutMs ?? 90_000);
+  for (;;) {
+    const state = await world.ingress();
+    if (state.enforced?.templateHash === hash) return state.enforced;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `nginx still on ${short(state.enforced?.templateHash)}${state.lastError ? `; last error: ${state.lastError.error}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function runNoChange(world: RunbookWorld, scenario: Scenario, add: Add): Promise<void> {
+  const { names, pki } = world;
+  const tbBefore = await getBundle(names.bundle);
+  const secretBefore = await readSecret(names.target.namespace, names.target.name);
+  const templateBefore = await templateHashOf(names.ingress);
+  const enforcedBefore = (await world.ingress()).enforced;
+
+  await applyBundle(names.bundle, runbookSpec(names, scenario.sources!(names, pki)));
+  const refused = scenario.kind === 'refused';
+  const expected = refused ? 'refused: SourcesValid=False (PrivateKey)' : 'Ready, same bundle';
+  try {
+    const tb = await waitForBundle(
+      names.bundle,
+      refused ? 'SourcesValid=False' : 'Ready',
+      (b) =>
+        refused ? condition(b, 'SourcesValid')?.status === 'False' : condition(b, 'Ready')?.status === 'True',
+      { timeoutMs: world.timeoutMs ?? 90_000 },
+    );
+    const valid = condition(tb, 'SourcesValid');
+    const sameHash = tb.status?.bundleHash === tbBefore?.status?.bundleHash;
+    add(
+      'TrustBundle',
+      expected,
+      refused
+        ? `refused: SourcesValid=${valid?.status} (${valid?.reason})${sameHash ? '' : `, hash now ${short(tb.status?.bundleHash)}`}`
+        : `${condition(tb, 'Ready')?.status === 'True' ? 'Ready' : 'not Ready'}, ${sameHash ? 'same bundle' : `new bundle ${short(tb.status?.bundleHash)}`}`,
+    );
+  } catch (err) {
+    add('TrustBundle', expected, `not reached: ${describeState(err)}`);
+  }
+
+  const secretAfter = await readSecret(names.target.namespace, names.target.name);
+  add(
+    'target Secret',
+    'not rewritten',
+    secretAfter?.resourceVersion === secretBefore?.resourceVersion
+      ? 'not rewritten'
+      : `rewritten (rv ${secretBefore?.resourceVersion} → ${secretAfter?.resourceVersion})`,
+  );
+  const templateAfter = await templateHashOf(names.ingress);
+  const enforcedAfter = (await world.ingress()).enforced;
+  const restarted =
+    templateAfter !== templateBefore || enforcedAfter?.generation !== enforcedBefore?.generation;
+  add(
+    'ingress rollout',
+    'none',
+    restarted
+      ? `restarted: template ${short(templateBefore)} → ${short(templateAfter)}, nginx ${enforcedBefore?.generation} → ${enforcedAfter?.generation}`
+      : 'none',
+  );
+}
+
+async function templateHashOf(ref: ObjectRef): Promise<string | undefined> {
+  const d = await clients().apps.readNamespacedDeployment(ref);
+  return d.spec?.template.metadata?.annotations?.['mtls.openbanking.dev/bundle-hash'];
+}
+
+/**
+ * The status both tools got ("200"), or each ("curl 200, openssl 400"). A 200 counts only if the
+ * backend saw the client's own certificate, verified.
+ */
+export function describeAnswers(answers: HttpAnswer[], pki: RunbookPki, client: ClientName): string {
+  const one = (a: HttpAnswer): string => {
+    if (a.status === 0) return `no answer (${a.error ?? 'unknown error'})`;
+    if (a.status !== 200) return String(a.status);
+    const expectedCert = {
+      TPP1: pki.tpp1,
+      TPP2: pki.tpp2,
+      impostor: pki.impostor,
+      'no certificate': undefined,
+    }[client];
+    const seen = a.upstream?.certPem ? new X509Certificate(a.upstream.certPem).fingerprint256 : undefined;
+    if (a.upstream?.verify !== 'SUCCESS' || !expectedCert || seen !== expectedCert.fingerprint) {
+      return `200, but the backend saw verify=${a.upstream?.verify ?? '-'} and ${seen ? 'another certificate' : 'no certificate'}`;
+    }
+    return '200';
+  };
+  const texts = answers.map(one);
+  return texts.every((t) => t === texts[0])
+    ? texts[0]!
+    : answers.map((a, i) => `${a.tool} ${texts[i]}`).join(', ');
+}
+
+/** Runs every scenario in order. */
+export async function runRunbook(
+  world: RunbookWorld,
+  scenarios: readonly Scenario[] = SCENARIOS,
+): Promise<CheckResult[]> {
+  const all: CheckResult[] = [];
+  for (const s of scenarios) {
+    world.log?.(`scenario: ${s.title}`);
+    all.push(...(await runScenario(world, s)));
+  }
+  return all;
+}
+
+/** A plain-text table: scenario, check, expected, got, ✓/✗. */
+export function formatResults(results: CheckResult[]): string {
+  const rows = results.map((r, i) => [
+    i > 0 && results[i - 1]!.scenario === r.scenario ? '' : r.scenario,
+    r.check,
+    r.expected,
+    r.got,
+    r.ok ? '✓' : '✗',
+  ]);
+  const header = ['scenario', 'check', 'expected', 'got', ''];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
