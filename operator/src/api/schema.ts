@@ -9,6 +9,8 @@ import {
   DEFAULT_CLIENT_SECRET_KEY,
   DEFAULT_DELETION_POLICY,
   DEFAULT_KEY,
+  DEFAULT_PASSWORD_KEY,
+  DEFAULT_TRUSTSTORE_KEY,
   DELETION_POLICIES,
   DEFAULT_POLICY,
   LIMITS,
@@ -210,8 +212,69 @@ const secretTarget = object(
     namespace: namespace('target Secret'),
     name: name('target Secret'),
     key: dataKey('Key the PEM bundle is written under.', DEFAULT_KEY),
+    truststore: object(
+      'Also write the bundle as a PKCS#12 truststore (trusted certificate entries) for Java servers. ' +
+        'It is regenerated only when the bundle or its password changes.',
+      {
+        key: dataKey('Key the PKCS#12 truststore is written under.', DEFAULT_TRUSTSTORE_KEY),
+        passwordSecret: object(
+          "Secret holding the store password. Without it the store uses Java's default password, changeit " +
+            '(a truststore holds only public certificates; the password guards its integrity, not secrets).',
+          {
+            namespace: namespace('password Secret'),
+            name: name('password Secret'),
+            key: dataKey('Key of the password.', DEFAULT_PASSWORD_KEY),
+          },
+          { required: ['namespace', 'name'] },
+        ),
+      },
+    ),
   },
   { required: ['namespace', 'name'] },
+);
+
+const clusterTrustBundleName = string(
+  'Name of the ClusterTrustBundle (colons allowed, as signer-name prefixes use them).',
+  { minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$' },
+);
+
+const configMapTarget = object(
+  'A ConfigMap the operator writes the bundle into as plain PEM, e.g. for Gateway API frontend ' +
+    'client-certificate validation (caCertificateRefs). Created if missing; other keys are left alone.',
+  {
+    namespace: namespace('target ConfigMap'),
+    name: name('target ConfigMap'),
+    key: dataKey('Key the PEM bundle is written under.', DEFAULT_KEY),
+  },
+  { required: ['namespace', 'name'] },
+);
+
+const clusterTrustBundleTarget = object(
+  "A ClusterTrustBundle (certificates.k8s.io, Kubernetes' own trust object, projected into Pods) " +
+    'holding the bundle. The operator uses the version the API server serves.',
+  {
+    name: clusterTrustBundleName,
+    signerName: string(
+      'Signer the trust anchors belong to, e.g. example.com/tpp. The name must then start with it, ' +
+        'slashes turned into colons, and a colon (example.com:tpp:roots); the operator needs the ' +
+        '`attest` verb on that signer.',
+      { minLength: 1, maxLength: 571, pattern: '^[a-z0-9.-]+/[a-zA-Z0-9.:_-]+$' },
+    ),
+  },
+  {
+    required: ['name'],
+    'x-kubernetes-validations': [
+      {
+        rule: "!has(self.signerName) || self.name.startsWith(self.signerName.replace('/', ':') + ':')",
+        message:
+          'with a signerName, the name must start with the signer name (slashes as colons) and a colon',
+      },
+      {
+        rule: "has(self.signerName) || !self.name.contains(':')",
+        message: 'without a signerName, the name must not contain a colon',
+      },
+    ],
+  },
 );
 
 const cloudentity = object(
@@ -307,6 +370,16 @@ const targets = object(
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['namespace', 'name', 'key'],
     }),
+    configMaps: array('ConfigMaps the bundle is written into.', configMapTarget, {
+      maxItems: LIMITS.configMapTargets,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['namespace', 'name', 'key'],
+    }),
+    clusterTrustBundles: array('ClusterTrustBundles the bundle is published as.', clusterTrustBundleTarget, {
+      maxItems: LIMITS.clusterTrustBundleTargets,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+    }),
     authorizationServers: array(
       'Authorization servers whose trusted client CAs are set to the bundle.',
       authorizationServer,
@@ -398,6 +471,34 @@ const targetsStatus = object('Per-target state.', {
       { required: ['namespace', 'name', 'state'] },
     ),
     { maxItems: LIMITS.secretTargets },
+  ),
+  configMaps: array(
+    'State of each target ConfigMap.',
+    object(
+      'A target ConfigMap.',
+      {
+        namespace: namespace('ConfigMap'),
+        name: name('ConfigMap'),
+        key: string('Data key of the bundle.'),
+        state: string('Pending, Synced or Failed.', { enum: SYNC_STATES }),
+        ...syncFields,
+      },
+      { required: ['namespace', 'name', 'state'] },
+    ),
+    { maxItems: LIMITS.configMapTargets },
+  ),
+  clusterTrustBundles: array(
+    'State of each target ClusterTrustBundle.',
+    object(
+      'A target ClusterTrustBundle.',
+      {
+        name: clusterTrustBundleName,
+        state: string('Pending, Synced or Failed.', { enum: SYNC_STATES }),
+        ...syncFields,
+      },
+      { required: ['name', 'state'] },
+    ),
+    { maxItems: LIMITS.clusterTrustBundleTargets },
   ),
   authorizationServers: array(
     'State of each authorization server.',

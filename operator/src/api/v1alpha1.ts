@@ -58,6 +58,8 @@ export const CERTIFICATE_STATUSES = [
 ] as const satisfies readonly EngineCertificateStatus[];
 
 export const DEFAULT_KEY = 'ca.crt';
+export const DEFAULT_TRUSTSTORE_KEY = 'truststore.p12';
+export const DEFAULT_PASSWORD_KEY = 'password';
 export const DEFAULT_CLIENT_ID_KEY = 'client_id';
 export const DEFAULT_CLIENT_SECRET_KEY = 'client_secret';
 export const DEFAULT_DELETION_POLICY: DeletionPolicy = 'Retain';
@@ -67,6 +69,8 @@ export const LIMITS = Object.freeze({
   sources: 100,
   inlineBytes: 1024 * 1024,
   secretTargets: 100,
+  configMapTargets: 100,
+  clusterTrustBundleTargets: 20,
   authorizationServers: 10,
   rollouts: 100,
   statusCertificates: 100,
@@ -98,7 +102,25 @@ export interface TrustBundleSource {
 /** As written in a TrustBundle: every field optional (see DEFAULT_POLICY). */
 export type TrustBundlePolicy = Partial<Policy>;
 
-export type SecretTarget = ObjectKeyReference;
+/** A PKCS#12 truststore written beside the PEM bundle, for Java servers. */
+export interface TruststoreSpec {
+  /** Data key; defaults to `truststore.p12`. */
+  key?: string;
+  /** Secret holding the store password; without it the store uses Java's default, `changeit`. */
+  passwordSecret?: ObjectKeyReference;
+}
+
+export interface SecretTarget extends ObjectKeyReference {
+  truststore?: TruststoreSpec;
+}
+
+export type ConfigMapTarget = ObjectKeyReference;
+
+export interface ClusterTrustBundleTarget {
+  name: string;
+  /** With a signer name, the object's name must start with it (slashes as colons) and a colon. */
+  signerName?: string;
+}
 
 export interface CredentialsSecretReference {
   namespace: string;
@@ -134,6 +156,8 @@ export interface RolloutTarget {
 
 export interface TrustBundleTargets {
   secrets?: SecretTarget[];
+  configMaps?: ConfigMapTarget[];
+  clusterTrustBundles?: ClusterTrustBundleTarget[];
   authorizationServers?: AuthorizationServerTarget[];
   rollouts?: RolloutTarget[];
 }
@@ -193,6 +217,18 @@ export interface SecretTargetStatus extends TargetSyncStatus {
   state: SyncState;
 }
 
+export interface ConfigMapTargetStatus extends TargetSyncStatus {
+  namespace: string;
+  name: string;
+  key: string;
+  state: SyncState;
+}
+
+export interface ClusterTrustBundleTargetStatus extends TargetSyncStatus {
+  name: string;
+  state: SyncState;
+}
+
 export interface AuthorizationServerTargetStatus extends TargetSyncStatus {
   type: 'cloudentity';
   url: string;
@@ -223,6 +259,8 @@ export interface TrustBundleStatus {
   problemsTruncated?: boolean;
   targets?: {
     secrets?: SecretTargetStatus[];
+    configMaps?: ConfigMapTargetStatus[];
+    clusterTrustBundles?: ClusterTrustBundleTargetStatus[];
     authorizationServers?: AuthorizationServerTargetStatus[];
     rollouts?: RolloutTargetStatus[];
   };

@@ -3,7 +3,6 @@
 import type { Logger } from 'pino';
 import {
   API_VERSION,
-  BUNDLE_HASH_ANNOTATION,
   BUNDLE_LABEL,
   FIELD_MANAGER,
   GROUP,
@@ -14,8 +13,12 @@ import {
   resolvePolicy,
   type AuthorizationServerTargetStatus,
   type RolloutTargetStatus,
+  DEFAULT_PASSWORD_KEY,
+  DEFAULT_TRUSTSTORE_KEY,
+  type SecretTarget as SecretTargetSpec,
   type SecretTargetStatus,
   type TrustBundle,
+  type TrustBundleStatus,
 } from '../api/v1alpha1.ts';
 import { AuthorizationServerError, AuthorizationServerPool, syncTrust } from '../authserver/index.ts';
 import { buildBundle } from '../bundle/build.ts';
@@ -23,7 +26,7 @@ import { CertificateCache } from '../bundle/certificate.ts';
 import type { Bundle } from '../bundle/types.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import { objectKey, SourceCaches, TargetSecretCaches } from '../kube/objects.ts';
+import { objectKey, SourceCaches, TargetCaches, type TargetObject } from '../kube/objects.ts';
 import { Reflector } from '../kube/reflector.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
 import { Rollouts, WorkloadCaches, workloadRef } from '../rollout/rollouts.ts';
@@ -31,7 +34,14 @@ import { ReferenceIndex } from './index-refs.ts';
 import { WorkQueue, type ProcessResult } from './queue.ts';
 import { gatherSources } from './sources.ts';
 import { canonicalJSON, computeStatus, rfc3339 } from './status.ts';
-import { digestOf, SecretTarget } from './targets/secret.ts';
+import {
+  ClusterTrustBundleApi,
+  ClusterTrustBundleTarget,
+  TRUST_BUNDLE_KEY,
+} from './targets/cluster-trust-bundle.ts';
+import { ConfigMapTarget } from './targets/configmap.ts';
+import { DEFAULT_TRUSTSTORE_PASSWORD, SecretTarget, type TruststoreSpec } from './targets/secret.ts';
+import { digestOf, type Target } from './targets/target.ts';
 
 export interface ControllerOptions {
   client: KubeClient;
@@ -53,14 +63,24 @@ export interface ControllerOptions {
 
 const BUNDLES_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
 const DAY_MS = 86_400_000;
-const targetRef = (namespace: string, name: string): string => objectKey('Target', namespace, name);
+const targetRef = (kind: string, namespace: string, name: string): string =>
+  objectKey(`Target${kind}`, namespace, name);
+
+type PublishedStatus = NonNullable<NonNullable<TrustBundleStatus['targets']>['secrets']>[number];
+type Published = Pick<
+  NonNullable<TrustBundleStatus['targets']>,
+  'secrets' | 'configMaps' | 'clusterTrustBundles'
+>;
 
 export class TrustBundleController {
   private readonly o: Required<Omit<ControllerOptions, 'metrics'>> & Pick<ControllerOptions, 'metrics'>;
   readonly bundles: Reflector<TrustBundle, TrustBundle>;
   private readonly index = new ReferenceIndex();
   private readonly sources: SourceCaches;
-  private readonly targets: TargetSecretCaches;
+  private readonly secretTargets: TargetCaches;
+  private readonly configMapTargets: TargetCaches;
+  private readonly clusterTrustBundleTargets: TargetCaches;
+  private readonly clusterTrustBundleApi: ClusterTrustBundleApi;
   private readonly workloads: WorkloadCaches;
   private readonly rollouts: Rollouts;
   private readonly authServers: AuthorizationServerPool;
@@ -69,6 +89,7 @@ export class TrustBundleController {
   /** The status each bundle was last given by us, so a lagging cache never causes a rewrite. */
   private readonly lastStatus = new Map<string, string>();
   private started = false;
+  private clusterTrustBundlePath?: string;
 
   constructor(options: ControllerOptions) {
     this.o = {
@@ -87,23 +108,62 @@ export class TrustBundleController {
       onError: (err: unknown, what: string) =>
         log.warn({ err: (err as Error).message }, `${what} failed; retrying`),
     };
-    this.queue = new WorkQueue((key) => this.reconcile(key), {
-      concurrency: this.o.concurrency,
-      onDepth: (d) => this.o.metrics?.queueDepth(d),
-    });
+    this.queue = new WorkQueue(
+      async (key) => {
+        try {
+          return await this.reconcile(key);
+        } catch (err) {
+          log.warn({ bundle: key, err: (err as Error).message }, 'reconcile failed; retrying with backoff');
+          throw err;
+        }
+      },
+      {
+        concurrency: this.o.concurrency,
+        onDepth: (d) => this.o.metrics?.queueDepth(d),
+      },
+    );
     this.sources = new SourceCaches(cacheOptions, (ref) => this.index.isReferenced(ref), {
       upsert: (obj) => this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name)),
       remove: (obj) => this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name)),
     });
-    const onTarget = (t: { namespace: string; name: string; owner?: string }) => {
-      if (t.owner) this.queue.add(t.owner);
-      this.enqueueUsers(targetRef(t.namespace, t.name));
-    };
-    this.targets = new TargetSecretCaches(
-      cacheOptions,
-      { label: BUNDLE_LABEL, annotation: BUNDLE_HASH_ANNOTATION },
-      digestOf,
-      { upsert: onTarget, remove: onTarget },
+    const onTarget =
+      (kind: string) =>
+      (t: { namespace: string; name: string; owner?: string }): void => {
+        if (t.owner) this.queue.add(t.owner);
+        this.enqueueUsers(targetRef(kind, t.namespace, t.name));
+      };
+    const targetCaches = (
+      kind: string,
+      path: (ns: string) => string,
+      contents: (raw: {
+        data?: Record<string, string>;
+        spec?: { trustBundle?: string };
+      }) => Record<string, string>,
+    ) =>
+      new TargetCaches(cacheOptions, { path, contents }, BUNDLE_LABEL, digestOf, {
+        upsert: onTarget(kind),
+        remove: onTarget(kind),
+      });
+    this.secretTargets = targetCaches(
+      'Secret',
+      (ns) => `/api/v1/namespaces/${ns}/secrets`,
+      (raw) => raw.data ?? {},
+    );
+    this.configMapTargets = targetCaches(
+      'ConfigMap',
+      (ns) => `/api/v1/namespaces/${ns}/configmaps`,
+      (raw) => raw.data ?? {},
+    );
+    this.clusterTrustBundleApi = new ClusterTrustBundleApi(this.o.client);
+    this.clusterTrustBundleTargets = targetCaches(
+      'ClusterTrustBundle',
+      // Resolved when the first ClusterTrustBundle target is read; see clusterTrustBundleCache().
+      () => this.clusterTrustBundlePath ?? '/apis/certificates.k8s.io/v1/clustertrustbundles',
+      (raw) => {
+        const out: Record<string, string> = {};
+        if (raw.spec?.trustBundle !== undefined) out[TRUST_BUNDLE_KEY] = raw.spec.trustBundle;
+        return out;
+      },
     );
     const onWorkload = (w: { kind: string; namespace: string; name: string }) => {
       this.enqueueUsers(workloadRef(w.kind, w.namespace, w.name));
@@ -168,7 +228,15 @@ export class TrustBundleController {
       if (s.secret) refs.push(objectKey('Secret', s.secret.namespace, s.secret.name));
       if (s.configMap) refs.push(objectKey('ConfigMap', s.configMap.namespace, s.configMap.name));
     }
-    for (const t of tb.spec?.targets?.secrets ?? []) refs.push(targetRef(t.namespace, t.name));
+    const targets = tb.spec?.targets;
+    for (const t of targets?.secrets ?? []) {
+      refs.push(targetRef('Secret', t.namespace, t.name));
+      const pw = t.truststore?.passwordSecret;
+      if (pw) refs.push(objectKey('Secret', pw.namespace, pw.name));
+    }
+    for (const t of targets?.configMaps ?? []) refs.push(targetRef('ConfigMap', t.namespace, t.name));
+    for (const t of targets?.clusterTrustBundles ?? [])
+      refs.push(targetRef('ClusterTrustBundle', '', t.name));
     for (const r of tb.spec?.targets?.rollouts ?? [])
       refs.push(workloadRef(r.kind, r.namespace, r.name ?? '*'));
     this.index.set(tb.metadata.name!, refs);
@@ -188,7 +256,9 @@ export class TrustBundleController {
     this.queue.stop();
     this.bundles.stop();
     this.sources.stop();
-    this.targets.stop();
+    this.secretTargets.stop();
+    this.configMapTargets.stop();
+    this.clusterTrustBundleTargets.stop();
     this.workloads.stop();
     this.authServers.close();
   }
@@ -211,7 +281,7 @@ export class TrustBundleController {
     const previous = tb.status;
     const ref = { name, uid: tb.metadata.uid };
 
-    let secrets: SecretTargetStatus[];
+    let published: Published;
     let rollouts: RolloutTargetStatus[] | undefined = tb.spec.targets?.rollouts?.length
       ? (previous?.targets?.rollouts ?? [])
       : undefined;
@@ -220,8 +290,8 @@ export class TrustBundleController {
     let requeueAfterMs: number | undefined;
     let failed = false;
     if (bundle) {
-      secrets = await this.publishSecrets(tb, bundle, now);
-      failed = secrets.some((s) => s.state === 'Failed');
+      published = await this.publishAll(tb, bundle, now);
+      failed = Object.values(published).some((list) => list?.some((s) => s.state === 'Failed'));
       // Authorization servers and workloads follow once every Secret holds the new bundle; a
       // failing authorization server never holds back the Secrets, nor the rollouts.
       const [servers, rolled] = await Promise.all([
@@ -246,7 +316,11 @@ export class TrustBundleController {
       });
     } else {
       // Rejected: no target is touched; the status keeps describing what is in force.
-      secrets = previous?.targets?.secrets ?? [];
+      published = {
+        secrets: previous?.targets?.secrets ?? [],
+        configMaps: previous?.targets?.configMaps ?? [],
+        clusterTrustBundles: previous?.targets?.clusterTrustBundles ?? [],
+      };
       const first = problems.find((p) => p.severity === 'error');
       this.o.events.record(ref, 'Warning', 'BundleRejected', first?.message ?? 'the bundle was rejected');
       log.warn(
@@ -260,7 +334,9 @@ export class TrustBundleController {
       previous,
       bundle,
       problems,
-      secrets,
+      secrets: published.secrets ?? [],
+      configMaps: published.configMaps ?? [],
+      clusterTrustBundles: published.clusterTrustBundles ?? [],
       authorizationServers,
       rollouts,
       now,
@@ -385,59 +461,148 @@ export class TrustBundleController {
     };
   }
 
-  private async publishSecrets(tb: TrustBundle, bundle: Bundle, now: Date): Promise<SecretTargetStatus[]> {
-    const name = tb.metadata.name!;
-    const ref = { name, uid: tb.metadata.uid };
-    const previous = tb.status?.targets?.secrets ?? [];
-    return Promise.all(
-      (tb.spec.targets?.secrets ?? []).map(async (t): Promise<SecretTargetStatus> => {
-        const key = keyOf(t);
-        const prev = previous.find((p) => p.namespace === t.namespace && p.name === t.name && p.key === key);
-        const target = new SecretTarget(
-          { namespace: t.namespace, name: t.name, key },
-          {
-            client: this.o.client,
-            current: () => this.targets.read(t.namespace, t.name),
-            bundleExists: (owner) => this.bundles.get(owner) !== undefined,
-          },
-        );
-        const base = { namespace: t.namespace, name: t.name, key };
-        try {
-          const result = await target.publish(bundle, name);
-          if (result.state === 'Conflict') {
-            this.o.events.record(ref, 'Warning', 'TargetConflict', result.message ?? target.id);
-            return { ...base, state: 'Failed', message: result.message };
-          }
-          if (result.wrote) {
-            this.o.metrics?.targetWritten('Secret');
-            const drift = prev?.state === 'Synced' && prev.bundleHash === bundle.hash;
-            this.o.events.record(
-              ref,
-              drift ? 'Warning' : 'Normal',
-              drift ? 'DriftCorrected' : 'Published',
-              drift
-                ? `${target.id} had been changed or deleted outside the operator; bundle ${bundle.hash} restored`
-                : `${target.id} now holds bundle ${bundle.hash} (${bundle.certificates.length} certificates)`,
-            );
-          }
-          return {
-            ...base,
-            state: 'Synced',
-            bundleHash: bundle.hash,
-            lastSyncTime: result.wrote || !prev?.lastSyncTime ? rfc3339(now) : prev.lastSyncTime,
-          };
-        } catch (err) {
-          const message = `${target.id}: ${(err as Error).message}`;
-          this.o.events.record(ref, 'Warning', 'PublishFailed', message);
-          return {
-            ...base,
-            state: 'Failed',
-            message,
-            ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
-          };
+  /** Every published object (Secrets, ConfigMaps, ClusterTrustBundles), all at once. */
+  private async publishAll(tb: TrustBundle, bundle: Bundle, now: Date): Promise<Published> {
+    const t = tb.spec.targets ?? {};
+    const prev = tb.status?.targets ?? {};
+    const deps = (read: () => Promise<TargetObject | undefined>) => ({
+      client: this.o.client,
+      current: read,
+      bundleExists: (owner: string) => this.bundles.get(owner) !== undefined,
+    });
+    const [secrets, configMaps, clusterTrustBundles] = await Promise.all([
+      Promise.all(
+        (t.secrets ?? []).map((s) => {
+          const key = keyOf(s);
+          const target = new SecretTarget(
+            {
+              namespace: s.namespace,
+              name: s.name,
+              key,
+              ...(s.truststore ? { truststore: this.truststore(s) } : {}),
+            },
+            deps(() => this.secretTargets.read('Secret', s.namespace, s.name)),
+          );
+          const base = { namespace: s.namespace, name: s.name, key };
+          const old = prev.secrets?.find(
+            (p) => p.namespace === s.namespace && p.name === s.name && p.key === key,
+          );
+          return this.publishOne(tb, bundle, now, target, base, old, 'Secret');
+        }),
+      ),
+      Promise.all(
+        (t.configMaps ?? []).map((c) => {
+          const key = keyOf(c);
+          const target = new ConfigMapTarget(
+            { namespace: c.namespace, name: c.name, key },
+            deps(() => this.configMapTargets.read('ConfigMap', c.namespace, c.name)),
+          );
+          const base = { namespace: c.namespace, name: c.name, key };
+          const old = prev.configMaps?.find(
+            (p) => p.namespace === c.namespace && p.name === c.name && p.key === key,
+          );
+          return this.publishOne(tb, bundle, now, target, base, old, 'ConfigMap');
+        }),
+      ),
+      Promise.all(
+        (t.clusterTrustBundles ?? []).map((c) => {
+          const target = new ClusterTrustBundleTarget(
+            { name: c.name, ...(c.signerName ? { signerName: c.signerName } : {}) },
+            this.clusterTrustBundleApi,
+            deps(async () =>
+              (await this.clusterTrustBundleCache())
+                ? this.clusterTrustBundleTargets.read('ClusterTrustBundle', '', c.name)
+                : undefined,
+            ),
+          );
+          const old = prev.clusterTrustBundles?.find((p) => p.name === c.name);
+          return this.publishOne(tb, bundle, now, target, { name: c.name }, old, 'ClusterTrustBundle');
+        }),
+      ),
+    ]);
+    return {
+      secrets: secrets as SecretTargetStatus[],
+      configMaps: configMaps as Published['configMaps'],
+      clusterTrustBundles: clusterTrustBundles as Published['clusterTrustBundles'],
+    };
+  }
+
+  /** The ClusterTrustBundle cache can start only once discovery said which version is served. */
+  private async clusterTrustBundleCache(): Promise<boolean> {
+    if (this.clusterTrustBundlePath) return true;
+    const path = await this.clusterTrustBundleApi.collectionPath();
+    if (path) this.clusterTrustBundlePath = path;
+    return path !== undefined;
+  }
+
+  private truststore(s: SecretTargetSpec): TruststoreSpec {
+    const ref = s.truststore?.passwordSecret;
+    return {
+      key: s.truststore?.key || DEFAULT_TRUSTSTORE_KEY,
+      password: async () => {
+        if (!ref) return { password: DEFAULT_TRUSTSTORE_PASSWORD, from: 'default' };
+        const key = ref.key || DEFAULT_PASSWORD_KEY;
+        const secret = await this.sources.read('Secret', ref.namespace, ref.name);
+        const value = secret?.data?.get(key);
+        if (!secret || value === undefined) {
+          throw new Error(
+            `truststore password: Secret ${ref.namespace}/${ref.name} key "${key}" does not exist`,
+          );
         }
-      }),
-    );
+        return {
+          password: value.toString('utf8').trim(),
+          from: `Secret ${ref.namespace}/${ref.name}@${secret.resourceVersion}`,
+        };
+      },
+    };
+  }
+
+  private async publishOne<B extends object>(
+    tb: TrustBundle,
+    bundle: Bundle,
+    now: Date,
+    target: Target,
+    base: B,
+    prev: PublishedStatus | { state: string; bundleHash?: string; lastSyncTime?: string } | undefined,
+    kind: string,
+  ): Promise<
+    B & { state: 'Synced' | 'Failed'; bundleHash?: string; lastSyncTime?: string; message?: string }
+  > {
+    const ref = { name: tb.metadata.name!, uid: tb.metadata.uid };
+    try {
+      const result = await target.publish(bundle, ref.name);
+      if (result.state === 'Conflict') {
+        this.o.events.record(ref, 'Warning', 'TargetConflict', result.message ?? target.id);
+        return { ...base, state: 'Failed', ...(result.message ? { message: result.message } : {}) };
+      }
+      if (result.wrote) {
+        this.o.metrics?.targetWritten(kind);
+        const drift = prev?.state === 'Synced' && prev.bundleHash === bundle.hash;
+        this.o.events.record(
+          ref,
+          drift ? 'Warning' : 'Normal',
+          drift ? 'DriftCorrected' : 'Published',
+          drift
+            ? `${target.id} had been changed or deleted outside the operator; bundle ${bundle.hash} restored`
+            : `${target.id} now holds bundle ${bundle.hash} (${bundle.certificates.length} certificates)`,
+        );
+      }
+      return {
+        ...base,
+        state: 'Synced',
+        bundleHash: bundle.hash,
+        lastSyncTime: result.wrote || !prev?.lastSyncTime ? rfc3339(now) : prev.lastSyncTime,
+      };
+    } catch (err) {
+      const message = `${target.id}: ${(err as Error).message}`;
+      this.o.events.record(ref, 'Warning', 'PublishFailed', message);
+      return {
+        ...base,
+        state: 'Failed',
+        message,
+        ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
+      };
+    }
   }
 
   private async writeStatus(tb: TrustBundle, status: TrustBundle['status']): Promise<void> {

@@ -8,6 +8,8 @@ import {
   type ConditionStatus,
   type ConditionType,
   type AuthorizationServerTargetStatus,
+  type ClusterTrustBundleTargetStatus,
+  type ConfigMapTargetStatus,
   type ProblemStatus,
   type RolloutTargetStatus,
   type SecretTargetStatus,
@@ -79,6 +81,8 @@ export interface StatusInput {
   bundle?: Bundle;
   problems: Problem[];
   secrets: SecretTargetStatus[];
+  configMaps?: ConfigMapTargetStatus[];
+  clusterTrustBundles?: ClusterTrustBundleTargetStatus[];
   authorizationServers?: AuthorizationServerTargetStatus[];
   /** Undefined when the bundle names no rollout targets. */
   rollouts?: RolloutTargetStatus[];
@@ -94,6 +98,39 @@ function summarize(problems: Problem[]): string {
   const more =
     errors.length > 1 ? ` (and ${plural(errors.length - 1, 'more error')}; see status.problems)` : '';
   return first.message + more;
+}
+
+/** SecretsSynced covers every published object: Secrets, ConfigMaps and ClusterTrustBundles. */
+function publishedCondition(
+  published: { id: string; state: string; bundleHash?: string; message?: string }[],
+): ConditionInput {
+  const type = 'SecretsSynced';
+  if (published.length === 0)
+    return {
+      type,
+      status: 'True',
+      reason: 'NoTargets',
+      message: 'no Secret, ConfigMap or ClusterTrustBundle targets',
+    };
+  const failed = published.filter((t) => t.state !== 'Synced');
+  if (failed.length > 0) {
+    const conflict = failed.some((t) => t.message?.includes('already published by'));
+    return {
+      type,
+      status: 'False',
+      reason: conflict ? 'TargetConflict' : 'WriteFailed',
+      message: failed.map((t) => t.message ?? `${t.id}: ${t.state}`).join('; '),
+    };
+  }
+  const hash = published[0]!.bundleHash ?? '';
+  const n = published.length;
+  const what = published.every((t) => t.id.startsWith('Secret ')) ? plural(n, 'Secret') : plural(n, 'target');
+  return {
+    type,
+    status: 'True',
+    reason: 'Synced',
+    message: `${what} ${n === 1 ? 'holds' : 'hold'} bundle ${shortHash(hash)}`,
+  };
 }
 
 function authorizationServersCondition(servers: AuthorizationServerTargetStatus[]): ConditionInput {
@@ -179,31 +216,13 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
   }
 
   const secrets = input.secrets;
-  const failed = secrets.filter((s) => s.state !== 'Synced');
-  if (secrets.length === 0) {
-    conditions.push({
-      type: 'SecretsSynced',
-      status: 'True',
-      reason: 'NoTargets',
-      message: 'no Secret targets',
-    });
-  } else if (failed.length > 0) {
-    const conflict = failed.find((s) => s.message?.includes('already published by'));
-    conditions.push({
-      type: 'SecretsSynced',
-      status: 'False',
-      reason: conflict ? 'TargetConflict' : 'WriteFailed',
-      message: failed.map((s) => s.message ?? `Secret ${s.namespace}/${s.name}: ${s.state}`).join('; '),
-    });
-  } else {
-    const hash = secrets[0]!.bundleHash ?? '';
-    conditions.push({
-      type: 'SecretsSynced',
-      status: 'True',
-      reason: 'Synced',
-      message: `${plural(secrets.length, 'Secret')} ${secrets.length === 1 ? 'holds' : 'hold'} bundle ${shortHash(hash)}`,
-    });
-  }
+  conditions.push(
+    publishedCondition([
+      ...secrets.map((t) => ({ ...t, id: `Secret ${t.namespace}/${t.name}` })),
+      ...(input.configMaps ?? []).map((t) => ({ ...t, id: `ConfigMap ${t.namespace}/${t.name}` })),
+      ...(input.clusterTrustBundles ?? []).map((t) => ({ ...t, id: `ClusterTrustBundle ${t.name}` })),
+    ]),
+  );
   conditions.push(authorizationServersCondition(input.authorizationServers ?? []));
   conditions.push(rolloutsCondition(input.rollouts));
 
@@ -257,6 +276,8 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
   if (probs.truncated) status.problemsTruncated = true;
   const targets: NonNullable<TrustBundleStatus['targets']> = {};
   if (secrets.length > 0) targets.secrets = secrets;
+  if (input.configMaps?.length) targets.configMaps = input.configMaps;
+  if (input.clusterTrustBundles?.length) targets.clusterTrustBundles = input.clusterTrustBundles;
   if (input.authorizationServers?.length) targets.authorizationServers = input.authorizationServers;
   if (input.rollouts?.length) targets.rollouts = input.rollouts.slice(0, LIMITS.statusRollouts);
   if (Object.keys(targets).length > 0) status.targets = targets;

@@ -158,51 +158,69 @@ export class SourceCaches extends NamespacedCaches<RawObject, SourceObject> {
   }
 }
 
-/** What is kept of a target Secret: who owns it and digests of its data, never the data. */
-export interface TargetSecret {
+/** What is kept of a published target: who owns it and digests of its content, never the content. */
+export interface TargetObject {
   namespace: string;
   name: string;
   resourceVersion: string;
   owner?: string;
-  bundleHash?: string;
-  /** Key → SHA-256 of the base64 value as stored. */
+  annotations: Record<string, string>;
+  /** Key → SHA-256 of the value as stored (Secret data: the base64 text). */
   digests: Map<string, string>;
 }
 
-export class TargetSecretCaches extends NamespacedCaches<RawObject, TargetSecret> {
+interface RawTarget {
+  metadata?: ObjectMeta;
+  data?: Record<string, string>;
+  spec?: { trustBundle?: string };
+}
+
+export interface TargetKindOptions {
+  /** Collection path of a namespace (or of the cluster when namespace is ''). */
+  path: (namespace: string) => string;
+  /** The content worth a digest, by key (`spec.trustBundle` of a ClusterTrustBundle under its own key). */
+  contents: (raw: RawTarget) => Record<string, string>;
+}
+
+/**
+ * Label-selected caches of the objects the operator publishes to (Secrets, ConfigMaps,
+ * ClusterTrustBundles): only metadata and digests are kept, so drift is seen without keeping data.
+ */
+export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
   private readonly label: string;
-  private readonly annotation: string;
   private readonly digest: (value: string) => string;
-  private readonly handlers: ReflectorHandlers<TargetSecret>;
+  private readonly kind: TargetKindOptions;
+  private readonly handlers: ReflectorHandlers<TargetObject>;
 
   constructor(
     options: NamespacedCacheOptions,
-    names: { label: string; annotation: string },
+    kind: TargetKindOptions,
+    label: string,
     digest: (value: string) => string,
-    handlers: ReflectorHandlers<TargetSecret>,
+    handlers: ReflectorHandlers<TargetObject>,
   ) {
     super(options);
-    this.label = names.label;
-    this.annotation = names.annotation;
+    this.kind = kind;
+    this.label = label;
     this.digest = digest;
     this.handlers = handlers;
   }
 
-  protected create(_kind: string, namespace: string): Reflector<RawObject, TargetSecret> {
-    return new Reflector<RawObject, TargetSecret>({
+  protected create(kind: string, namespace: string): Reflector<RawTarget, TargetObject> {
+    return new Reflector<RawTarget, TargetObject>({
       client: this.options.client,
-      path: `/api/v1/namespaces/${namespace}/secrets`,
+      path: this.kind.path(namespace),
       query: { labelSelector: this.label },
       transform: (raw) => {
         const m = raw.metadata ?? {};
         const digests = new Map<string, string>();
-        for (const [k, v] of Object.entries(raw.data ?? {})) digests.set(k, this.digest(v));
+        for (const [k, v] of Object.entries(this.kind.contents(raw))) digests.set(k, this.digest(v));
         return {
           namespace: m.namespace ?? namespace,
           name: m.name ?? '',
           resourceVersion: m.resourceVersion ?? '',
           ...(m.labels?.[this.label] ? { owner: m.labels[this.label] } : {}),
-          ...(m.annotations?.[this.annotation] ? { bundleHash: m.annotations[this.annotation] } : {}),
+          annotations: m.annotations ?? {},
           digests,
         };
       },
@@ -210,11 +228,11 @@ export class TargetSecretCaches extends NamespacedCaches<RawObject, TargetSecret
       resourceVersionOf: (o) => o.resourceVersion,
       handlers: this.handlers,
       resyncMs: this.options.resyncMs,
-      onError: (err) => this.options.onError(err, `watch target Secrets in ${namespace}`),
+      onError: (err) => this.options.onError(err, `watch target ${kind}s in ${namespace || 'the cluster'}`),
     });
   }
 
-  async read(namespace: string, name: string): Promise<TargetSecret | undefined> {
-    return (await this.ready('Secret', namespace)).get(name);
+  async read(kind: string, namespace: string, name: string): Promise<TargetObject | undefined> {
+    return (await this.ready(kind, namespace)).get(name);
   }
 }

@@ -1,71 +1,75 @@
 // The Secret target: the bundle under one key (`ca.crt` for ingress-nginx's auth-tls-secret),
-// labelled with the owning bundle and annotated with its hash. Written by server-side apply,
-// and only when the cached digests say the Secret does not hold the bundle already.
-import { createHash } from 'node:crypto';
-import { BUNDLE_HASH_ANNOTATION, BUNDLE_LABEL, FIELD_MANAGER } from '../../api/v1alpha1.ts';
+// optionally with a PKCS#12 truststore for Java servers. Other keys of the Secret are left alone.
+import { toPkcs12 } from '../../bundle/formats.ts';
 import type { Bundle } from '../../bundle/types.ts';
-import type { KubeClient } from '../../kube/client.ts';
-import type { TargetSecret } from '../../kube/objects.ts';
-import type { Target, TargetResult } from './target.ts';
+import type { TargetObject } from '../../kube/objects.ts';
+import { digestOf, ObjectTarget, type Desired, type TargetDeps } from './target.ts';
 
-export const digestOf = (value: string): string => createHash('sha256').update(value).digest('hex');
+/** The digest of the truststore as written; PKCS#12 output is salted, so it is not recomputable. */
+export const TRUSTSTORE_DIGEST_ANNOTATION = 'mtls.openbanking.dev/truststore-digest';
+/** Which password the truststore was made with (a Secret's name and resourceVersion, never the password). */
+export const TRUSTSTORE_PASSWORD_ANNOTATION = 'mtls.openbanking.dev/truststore-password-from';
+/** Java's own default truststore password; documented, and only for stores of public certificates. */
+export const DEFAULT_TRUSTSTORE_PASSWORD = 'changeit';
 
-export interface SecretTargetDeps {
-  client: KubeClient;
-  /** The cached view of the Secret (label-selected watch), undefined when absent. */
-  current: () => Promise<TargetSecret | undefined>;
-  /** Does a TrustBundle of this name exist? (An owner label of a deleted bundle is not a claim.) */
-  bundleExists: (name: string) => boolean;
+export interface TruststoreSpec {
+  key: string;
+  /** Resolves the password and where it came from (`default` or `Secret ns/name@rv`). */
+  password: () => Promise<{ password: string; from: string }>;
 }
 
-export class SecretTarget implements Target {
-  readonly id: string;
-  private readonly namespace: string;
-  private readonly name: string;
-  private readonly key: string;
-  private readonly deps: SecretTargetDeps;
+export interface SecretRef {
+  namespace: string;
+  name: string;
+  key: string;
+  truststore?: TruststoreSpec;
+}
 
-  constructor(ref: { namespace: string; name: string; key: string }, deps: SecretTargetDeps) {
-    this.namespace = ref.namespace;
-    this.name = ref.name;
-    this.key = ref.key;
-    this.deps = deps;
+export class SecretTarget extends ObjectTarget {
+  readonly id: string;
+  private readonly ref: SecretRef;
+
+  constructor(ref: SecretRef, deps: TargetDeps) {
+    super(deps);
+    this.ref = ref;
     this.id = `Secret ${ref.namespace}/${ref.name}`;
   }
 
-  async publish(bundle: Bundle, bundleName: string): Promise<TargetResult> {
-    const value = Buffer.from(bundle.pem).toString('base64');
-    const current = await this.deps.current();
-    if (current?.owner && current.owner !== bundleName && this.deps.bundleExists(current.owner)) {
-      return {
-        state: 'Conflict',
-        wrote: false,
-        message: `${this.id} is already published by TrustBundle ${current.owner}; two bundles cannot own one Secret`,
-      };
+  protected async path(): Promise<string> {
+    return `/api/v1/namespaces/${this.ref.namespace}/secrets/${this.ref.name}`;
+  }
+
+  protected async holds(current: TargetObject, bundle: Bundle): Promise<boolean> {
+    if (current.digests.get(this.ref.key) !== digestOf(Buffer.from(bundle.pem).toString('base64')))
+      return false;
+    const ts = this.ref.truststore;
+    if (!ts) return true;
+    const { from } = await ts.password();
+    return (
+      current.annotations[TRUSTSTORE_PASSWORD_ANNOTATION] === from &&
+      current.digests.get(ts.key) === current.annotations[TRUSTSTORE_DIGEST_ANNOTATION]
+    );
+  }
+
+  protected async desired(bundle: Bundle): Promise<Desired> {
+    const data: Record<string, string> = { [this.ref.key]: Buffer.from(bundle.pem).toString('base64') };
+    const annotations: Record<string, string> = {};
+    const ts = this.ref.truststore;
+    if (ts) {
+      const { password, from } = await ts.password();
+      const p12 = toPkcs12(bundle, password).toString('base64');
+      data[ts.key] = p12;
+      annotations[TRUSTSTORE_DIGEST_ANNOTATION] = digestOf(p12);
+      annotations[TRUSTSTORE_PASSWORD_ANNOTATION] = from;
     }
-    if (
-      current &&
-      current.owner === bundleName &&
-      current.bundleHash === bundle.hash &&
-      current.digests.get(this.key) === digestOf(value)
-    ) {
-      return { state: 'Synced', wrote: false };
-    }
-    await this.deps.client.apply(
-      `/api/v1/namespaces/${this.namespace}/secrets/${this.name}`,
-      {
+    return {
+      annotations,
+      body: (metadata) => ({
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: {
-          name: this.name,
-          namespace: this.namespace,
-          labels: { [BUNDLE_LABEL]: bundleName },
-          annotations: { [BUNDLE_HASH_ANNOTATION]: bundle.hash },
-        },
-        data: { [this.key]: value },
-      },
-      FIELD_MANAGER,
-    );
-    return { state: 'Synced', wrote: true };
+        metadata: { name: this.ref.name, namespace: this.ref.namespace, ...metadata },
+        data,
+      }),
+    };
   }
 }

@@ -1,0 +1,206 @@
+// One TrustBundle, every kind of published target: a Secret with ca.crt and a PKCS#12
+// truststore, a ConfigMap, a ClusterTrustBundle — converge, follow, restore, stay idle.
+import { jest } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  cleanupTestNamespaces,
+  clients,
+  createTestNamespace,
+  kubectl,
+  uniqueSuffix,
+  waitFor,
+} from './harness/kube.ts';
+import { OpenSSL } from '../operator/test/support/openssl.ts';
+import { installCrds, OperatorProcess } from './support/operator.ts';
+import {
+  applyBundle,
+  condition,
+  deleteBundle,
+  getBundle,
+  readSecret,
+  subjectsOf,
+  waitForBundle,
+} from './support/trustbundles.ts';
+import type { TrustBundleSpec } from '../operator/src/api/v1alpha1.ts';
+
+jest.setTimeout(120_000);
+
+const ssl = new OpenSSL();
+const [ca1, ca2] = [
+  ssl.cert({ subject: '/CN=Consumer CA1' }),
+  ssl.cert({ subject: '/CN=Consumer CA2', key: 'rsa:2048' }),
+];
+let op: OperatorProcess;
+let ns: string;
+const name = `consumers-${uniqueSuffix()}`;
+const ctb = `tb-consumers-${uniqueSuffix()}`;
+const signed = `example.com:tpp:${uniqueSuffix()}`;
+const tmp = mkdtempSync(join(tmpdir(), 'tb-targets-'));
+
+beforeAll(async () => {
+  await installCrds();
+  ns = (await createTestNamespace('consumers')).name;
+  await clients().core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'store-pass' }, stringData: { password: 'Trust-Store-1' } },
+  });
+  op = await OperatorProcess.start({ env: { RESYNC_SECONDS: '2' } });
+});
+
+afterAll(async () => {
+  await op?.kill('SIGTERM');
+  await deleteBundle(name);
+  await kubectl(['delete', 'clustertrustbundle', ctb, signed, '--ignore-not-found']);
+  await cleanupTestNamespaces();
+  ssl.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const spec = (...pems: string[]): TrustBundleSpec => ({
+  sources: pems.map((inline) => ({ inline })),
+  targets: {
+    secrets: [
+      {
+        namespace: ns,
+        name: 'java-trust',
+        truststore: { passwordSecret: { namespace: ns, name: 'store-pass' } },
+      },
+    ],
+    configMaps: [{ namespace: ns, name: 'gateway-ca' }],
+    clusterTrustBundles: [{ name: ctb }, { name: signed, signerName: 'example.com/tpp' }],
+  },
+});
+
+async function configMapPem(): Promise<string | undefined> {
+  try {
+    return (await clients().core.readNamespacedConfigMap({ namespace: ns, name: 'gateway-ca' })).data?.[
+      'ca.crt'
+    ];
+  } catch {
+    return undefined;
+  }
+}
+
+async function ctbPem(n: string): Promise<string | undefined> {
+  try {
+    return JSON.parse(await kubectl(['get', 'clustertrustbundle', n, '-o', 'json'])).spec
+      .trustBundle as string;
+  } catch {
+    return undefined;
+  }
+}
+
+function keytoolList(p12b64: string, password: string): string {
+  const file = join(tmp, `store-${uniqueSuffix()}.p12`);
+  writeFileSync(file, Buffer.from(p12b64, 'base64'));
+  return execFileSync('keytool', [
+    '-list',
+    '-v',
+    '-storetype',
+    'PKCS12',
+    '-keystore',
+    file,
+    '-storepass',
+    password,
+  ]).toString();
+}
+
+async function allHold(subjects: string[]): Promise<void> {
+  await waitFor(`every target to hold ${subjects.join(' + ')}`, async (seen) => {
+    const got = {
+      secret: subjectsOf((await readSecret(ns, 'java-trust'))?.data['ca.crt']),
+      configMap: subjectsOf(await configMapPem()),
+      ctb: subjectsOf(await ctbPem(ctb)),
+      signed: subjectsOf(await ctbPem(signed)),
+    };
+    seen(got);
+    return Object.values(got).every((s) => JSON.stringify(s) === JSON.stringify(subjects));
+  });
+}
+
+test('one bundle publishes the same trust to a Secret (PEM + PKCS#12), a ConfigMap and ClusterTrustBundles', async () => {
+  await applyBundle(name, spec(ca1.pem));
+  await allHold(['CN=Consumer CA1']);
+  const tb = await waitForBundle(name, 'Ready', (b) => condition(b, 'Ready')?.status === 'True');
+  expect(tb.status!.targets!.configMaps![0]).toMatchObject({ name: 'gateway-ca', state: 'Synced' });
+  expect(tb.status!.targets!.clusterTrustBundles!.map((c) => c.state)).toEqual(['Synced', 'Synced']);
+  const secret = (await clients().core.readNamespacedSecret({ namespace: ns, name: 'java-trust' })).data!;
+  const listing = keytoolList(secret['truststore.p12']!, 'Trust-Store-1');
+  expect(listing).toMatch(/Your keystore contains 1 entry/);
+  expect(listing).toMatch(/trustedCertEntry/);
+  expect(listing).toMatch(/Owner: CN=Consumer CA1/);
+});
+
+test('every target follows a change, and a resync writes nothing', async () => {
+  await applyBundle(name, spec(ca1.pem, ca2.pem));
+  await allHold(['CN=Consumer CA1', 'CN=Consumer CA2']);
+  await waitForBundle(
+    name,
+    'Ready',
+    (b) => condition(b, 'Ready')?.status === 'True' && b.status?.certificateCount === 2,
+  );
+  const rvs = async () => ({
+    secret: (await readSecret(ns, 'java-trust'))!.resourceVersion,
+    configMap: (await clients().core.readNamespacedConfigMap({ namespace: ns, name: 'gateway-ca' })).metadata!
+      .resourceVersion,
+    ctb: JSON.parse(await kubectl(['get', 'clustertrustbundle', ctb, '-o', 'json'])).metadata.resourceVersion,
+    bundle: (await getBundle(name))!.metadata.resourceVersion,
+  });
+  const before = await rvs();
+  const secret = (await clients().core.readNamespacedSecret({ namespace: ns, name: 'java-trust' })).data!;
+  expect(keytoolList(secret['truststore.p12']!, 'Trust-Store-1')).toMatch(/Your keystore contains 2 entries/);
+  await new Promise((r) => setTimeout(r, 5_000)); // two resyncs
+  expect(await rvs()).toEqual(before);
+});
+
+test('edited or deleted targets are restored', async () => {
+  await kubectl([
+    '-n',
+    ns,
+    'patch',
+    'configmap',
+    'gateway-ca',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ data: { 'ca.crt': ca1.pem } }),
+  ]);
+  await kubectl(['delete', 'clustertrustbundle', ctb]);
+  await kubectl([
+    '-n',
+    ns,
+    'patch',
+    'secret',
+    'java-trust',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ data: { 'truststore.p12': Buffer.from('garbage').toString('base64') } }),
+  ]);
+  await allHold(['CN=Consumer CA1', 'CN=Consumer CA2']);
+  await waitFor('the truststore to be regenerated', async () => {
+    const data = (await clients().core.readNamespacedSecret({ namespace: ns, name: 'java-trust' })).data!;
+    try {
+      return /contains 2 entries/.test(keytoolList(data['truststore.p12']!, 'Trust-Store-1'));
+    } catch {
+      return false;
+    }
+  });
+});
+
+test('a new truststore password regenerates the store', async () => {
+  await clients().core.replaceNamespacedSecret({
+    namespace: ns,
+    name: 'store-pass',
+    body: { metadata: { name: 'store-pass' }, stringData: { password: 'Rotated-Pass-2' } },
+  });
+  await waitFor('the store to open with the new password', async () => {
+    const data = (await clients().core.readNamespacedSecret({ namespace: ns, name: 'java-trust' })).data!;
+    try {
+      return /contains 2 entries/.test(keytoolList(data['truststore.p12']!, 'Rotated-Pass-2'));
+    } catch {
+      return false;
+    }
+  });
+});
