@@ -1,0 +1,256 @@
+// Least privilege, proven on the real API server: the chart's RBAC is rendered and applied, the
+// operator runs with nothing but its ServiceAccount's token (TokenRequest) through a full
+// reconcile (a source Secret, a target Secret, a Deployment rollout and a Cloudentity push whose
+// credentials are in yet another namespace), and that token is refused everything the chart does
+// not grant.
+import { jest } from '@jest/globals';
+import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  clients,
+  cleanupTestNamespaces,
+  createTestNamespace,
+  kubectl,
+  kubectlApply,
+  statusCode,
+  uniqueSuffix,
+  waitFor,
+} from './harness/kube.ts';
+import { OpenSSL, type TestCert } from '../operator/test/support/openssl.ts';
+import { AcpContractServer } from './support/acp-contract-server.ts';
+import { ensureHelm, template } from './support/helm.ts';
+import { actAs, type ServiceAccountIdentity } from './support/identity.ts';
+import { installCrds, OperatorProcess } from './support/operator.ts';
+import {
+  applyBundle,
+  condition,
+  deleteBundle,
+  readSecret,
+  subjectsOf,
+  waitForBundle,
+} from './support/trustbundles.ts';
+import { applyWorkload, templateHash } from './support/workloads.ts';
+
+jest.setTimeout(180_000);
+
+const TARGET = 'apitraffic-mtls-rootca';
+const release = `tbo-rbac-${uniqueSuffix()}`;
+const fullname = `${release}-trustbundle-operator`;
+const ssl = new OpenSSL();
+let ca1: TestCert;
+let system: string, pki: string, apim: string, ingress: string, creds: string, elsewhere: string;
+let acp: AcpContractServer;
+let sa: ServiceAccountIdentity;
+let op: OperatorProcess | undefined;
+const bundles: string[] = [];
+
+beforeAll(async () => {
+  await ensureHelm();
+  ca1 = ssl.cert({ subject: '/C=BR/O=Bank/CN=RBAC CA1' });
+  await installCrds();
+  acp = new AcpContractServer({ tls: true, servers: ['openbanking_brasil'], tokenTTLSeconds: 3600 });
+  await acp.start();
+  const ns = async (prefix: string) => (await createTestNamespace(prefix)).name;
+  system = await ns('rbac-system');
+  pki = await ns('rbac-pki');
+  apim = await ns('rbac-apim');
+  ingress = await ns('rbac-ingress');
+  creds = await ns('rbac-creds');
+  elsewhere = await ns('rbac-elsewhere');
+
+  // Exactly what the chart would install, minus the Deployment (its Pods only run under KWOK).
+  const rbac = await template({
+    release,
+    namespace: system,
+    values: {
+      rbac: {
+        sourceNamespaces: [pki],
+        targetNamespaces: [apim],
+        targetNames: [TARGET],
+        rolloutNamespaces: [ingress],
+        credentialNamespaces: [creds],
+      },
+    },
+    only: ['templates/serviceaccount.yaml', 'templates/clusterrole.yaml', 'templates/role.yaml'],
+  });
+  await kubectlApply(rbac);
+
+  // [namespace, name, data]: the source, the ACP credentials, and what the operator must not see.
+  const secrets: [string, string, Record<string, string>][] = [
+    [pki, 'ca1', { 'ca.crt': ca1.pem }],
+    [creds, 'acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }],
+    [creds, 'acp-ca', { 'ca.crt': acp.caPem! }],
+    [elsewhere, 'unrelated', { password: 'not for the operator' }],
+  ];
+  const { core } = clients();
+  for (const [namespace, name, stringData] of secrets) {
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData } });
+  }
+  await core.createNamespacedConfigMap({
+    namespace: elsewhere,
+    body: { metadata: { name: 'unrelated' }, data: { 'ca.crt': ca1.pem } },
+  });
+  await applyWorkload('Deployment', ingress, 'ingress-nginx-controller', { replicas: 1 });
+
+  sa = await actAs(system, fullname);
+  op = await OperatorProcess.start({
+    env: {
+      KUBECONFIG: sa.kubeconfigPath,
+      LEADER_ELECT: 'true',
+      LEASE_NAMESPACE: system,
+      LEASE_NAME: fullname,
+      EVENTS_NAMESPACE: 'default',
+      POD_NAME: 'rbac-e2e',
+      ROLLOUT_DEBOUNCE_SECONDS: '0',
+    },
+  });
+});
+
+afterAll(async () => {
+  await op?.kill('SIGTERM');
+  await acp?.stop();
+  await Promise.all(bundles.map(deleteBundle));
+  const selector = `app.kubernetes.io/instance=${release}`;
+  await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', selector, '--ignore-not-found']);
+  await kubectl(['delete', '-n', 'default', 'role,rolebinding', '-l', selector, '--ignore-not-found']);
+  await cleanupTestNamespaces();
+  sa?.cleanup();
+  ssl.cleanup();
+});
+
+const newBundle = (prefix: string): string => {
+  const name = `${prefix}-${uniqueSuffix()}`;
+  bundles.push(name);
+  return name;
+};
+
+/** The HTTP status of a request made with the ServiceAccount's token (200 when it succeeds). */
+async function statusOf(request: () => Promise<unknown>): Promise<number | undefined> {
+  try {
+    await request();
+    return 200;
+  } catch (err) {
+    return statusCode(err);
+  }
+}
+
+test('the operator, with only its ServiceAccount token, reconciles a bundle through every kind of target', async () => {
+  const name = newBundle('rbac-full');
+  await applyBundle(name, {
+    sources: [{ secret: { namespace: pki, name: 'ca1', key: 'ca.crt' } }],
+    targets: {
+      secrets: [{ namespace: apim, name: TARGET, key: 'ca.crt' }],
+      rollouts: [{ kind: 'Deployment', namespace: ingress, name: 'ingress-nginx-controller' }],
+      authorizationServers: [
+        {
+          cloudentity: {
+            url: acp.url,
+            tenant: acp.tenant,
+            server: 'openbanking_brasil',
+            credentialsSecret: { namespace: creds, name: 'acp-admin' },
+            caSecret: { namespace: creds, name: 'acp-ca' },
+          },
+        },
+      ],
+    },
+  });
+  const tb = await waitForBundle(name, 'Ready', (b) => condition(b, 'Ready')?.status === 'True', {
+    timeoutMs: 30_000,
+  });
+  for (const type of ['SourcesValid', 'SecretsSynced', 'AuthorizationServersSynced', 'RolloutsComplete']) {
+    expect([type, condition(tb, type)?.status]).toEqual([type, 'True']);
+  }
+  expect(await templateHash('Deployment', ingress, 'ingress-nginx-controller')).toBe(tb.status!.bundleHash);
+  expect(String(acp.serverObject('openbanking_brasil').root_cas)).toContain(ca1.pem.trim().split('\n')[1]);
+
+  const target = await readSecret(apim, TARGET);
+  expect(subjectsOf(target?.data['ca.crt'])).toEqual(['C=BR, O=Bank, CN=RBAC CA1']);
+  expect(target?.labels['mtls.openbanking.dev/bundle']).toBe(name);
+
+  // The lease and the events were written with the same token.
+  const lease = await clients()
+    .kc.makeApiClient(CoordinationV1Api)
+    .readNamespacedLease({ namespace: system, name: fullname });
+  expect(lease.spec?.holderIdentity).toMatch(/^rbac-e2e_/);
+  const events = await waitFor('a Published event for the bundle', async () => {
+    const list = await clients().core.listNamespacedEvent({
+      namespace: 'default',
+      fieldSelector: `involvedObject.name=${name}`,
+    });
+    return list.items.some((e) => e.reason === 'Published') && list.items;
+  });
+  expect(events.map((e) => e.involvedObject.kind)).toContain('TrustBundle');
+
+  // Nothing the operator tried on the way was refused or failed.
+  expect(op!.lines.filter((l) => /"level":"(warn|error|fatal)"|forbidden/i.test(l))).toEqual([]);
+});
+
+test('the token reads its source namespace and is refused everything else (403)', async () => {
+  const { core, custom } = sa;
+  // Control: the token works where the chart grants.
+  expect(await statusOf(() => core.readNamespacedSecret({ namespace: pki, name: 'ca1' }))).toBe(200);
+
+  const refused = {
+    'get a Secret in an unrelated namespace': () =>
+      core.readNamespacedSecret({ namespace: elsewhere, name: 'unrelated' }),
+    'list Secrets in an unrelated namespace': () => core.listNamespacedSecret({ namespace: elsewhere }),
+    'list Secrets of all namespaces': () => core.listSecretForAllNamespaces(),
+    'get a ConfigMap in an unrelated namespace': () =>
+      core.readNamespacedConfigMap({ namespace: elsewhere, name: 'unrelated' }),
+    'list Secrets of its own namespace': () => core.listNamespacedSecret({ namespace: system }),
+    'create a Secret in a source namespace': () =>
+      core.createNamespacedSecret({ namespace: pki, body: { metadata: { name: 'planted' } } }),
+    'write a Secret of another name in the target namespace': () =>
+      core.patchNamespacedSecret(
+        {
+          namespace: apim,
+          name: 'not-the-target',
+          fieldManager: 'trustbundle-operator',
+          force: true,
+          body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'not-the-target', namespace: apim } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      ),
+    'delete the target Secret': () => core.deleteNamespacedSecret({ namespace: apim, name: TARGET }),
+    'read the target Secret by name (only list and watch are granted)': () =>
+      core.readNamespacedSecret({ namespace: apim, name: TARGET }),
+    'change the spec of a TrustBundle': () =>
+      custom.createClusterCustomObject({
+        group: 'mtls.openbanking.dev',
+        version: 'v1alpha1',
+        plural: 'trustbundles',
+        body: {
+          apiVersion: 'mtls.openbanking.dev/v1alpha1',
+          kind: 'TrustBundle',
+          metadata: { name: `planted-${uniqueSuffix()}` },
+          spec: { sources: [{ inline: ca1.pem }] },
+        },
+      }),
+    'create a Pod in its own namespace': () =>
+      core.createNamespacedPod({
+        namespace: system,
+        body: {
+          metadata: { name: 'planted' },
+          spec: { containers: [{ name: 'x', image: 'registry.invalid/x' }] },
+        },
+      }),
+  };
+  const statuses: Record<string, number | undefined> = {};
+  for (const [what, request] of Object.entries(refused)) statuses[what] = await statusOf(request);
+  expect(statuses).toEqual(Object.fromEntries(Object.keys(refused).map((k) => [k, 403])));
+});
+
+test('a bundle naming a namespace the chart does not grant is reported not Ready, and nothing is read', async () => {
+  const name = newBundle('rbac-outside');
+  await applyBundle(name, {
+    sources: [{ configMap: { namespace: elsewhere, name: 'unrelated', key: 'ca.crt' } }],
+  });
+  const tb = await waitForBundle(
+    name,
+    'SourcesValid=False',
+    (b) => condition(b, 'SourcesValid')?.status === 'False',
+    { timeoutMs: 30_000 },
+  );
+  expect(condition(tb, 'Ready')?.status).toBe('False');
+  expect(condition(tb, 'SourcesValid')?.message).toMatch(/forbidden/i);
+  expect(tb.status?.certificateCount ?? 0).toBe(0);
+});
