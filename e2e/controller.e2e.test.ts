@@ -327,3 +327,30 @@ test('metrics count what happened, and the logs never carry key material', async
   const keyBody = ssl.key('ec:P-256').split('\n')[1]!;
   expect(logs).not.toContain(keyBody.slice(0, 20));
 });
+
+test('deletionPolicy Delete removes the published Secret with the bundle, and only its own', async () => {
+  const name = newName('cleanup');
+  const t = `cleanup-${uniqueSuffix()}`;
+  await applyBundle(name, { sources: [{ inline: ca1.pem }], targets: target(t), deletionPolicy: 'Delete' });
+  await waitForTarget(t, ['C=BR, O=Bank, CN=CA1']);
+  await waitFor('the cleanup finalizer', async () =>
+    (await getBundle(name))?.metadata.finalizers?.includes('mtls.openbanking.dev/cleanup'),
+  );
+  await kubectl(['delete', 'tb', name, '--wait=true', '--timeout=30s']);
+  expect(await getBundle(name)).toBeUndefined();
+  expect(await readSecret(apim, t)).toBeUndefined();
+  // Switching back to Retain drops the finalizer.
+  const kept = newName('keep');
+  await applyBundle(kept, {
+    sources: [{ inline: ca1.pem }],
+    targets: target(`${t}-kept`),
+    deletionPolicy: 'Delete',
+  });
+  await waitFor('finalizer set', async () => (await getBundle(kept))?.metadata.finalizers?.length === 1);
+  await applyBundle(kept, {
+    sources: [{ inline: ca1.pem }],
+    targets: target(`${t}-kept`),
+    deletionPolicy: 'Retain',
+  });
+  await waitFor('finalizer dropped', async () => !(await getBundle(kept))?.metadata.finalizers?.length);
+});

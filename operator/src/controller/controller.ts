@@ -13,6 +13,7 @@ import {
   resolvePolicy,
   type AuthorizationServerTargetStatus,
   type RolloutTargetStatus,
+  DEFAULT_DELETION_POLICY,
   DEFAULT_PASSWORD_KEY,
   DEFAULT_TRUSTSTORE_KEY,
   type SecretTarget as SecretTargetSpec,
@@ -62,6 +63,8 @@ export interface ControllerOptions {
 }
 
 const BUNDLES_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+/** Set only with deletionPolicy Delete, so that published objects are removed with the bundle. */
+export const CLEANUP_FINALIZER = `${GROUP}/cleanup`;
 const DAY_MS = 86_400_000;
 const targetRef = (kind: string, namespace: string, name: string): string =>
   objectKey(`Target${kind}`, namespace, name);
@@ -197,7 +200,12 @@ export class TrustBundleController {
         upsert: (tb, old) => {
           this.indexBundle(tb);
           // Our own status writes change only the resourceVersion: no reconcile for those.
-          if (!old || old === tb || old.metadata.generation !== tb.metadata.generation) {
+          if (
+            !old ||
+            old === tb ||
+            old.metadata.generation !== tb.metadata.generation ||
+            old.metadata.deletionTimestamp !== tb.metadata.deletionTimestamp
+          ) {
             this.queue.add(tb.metadata.name!);
           }
         },
@@ -266,7 +274,8 @@ export class TrustBundleController {
   /** One pass over one bundle. Throws to be retried with backoff. */
   async reconcile(name: string): Promise<ProcessResult> {
     const tb = this.bundles.get(name);
-    if (!tb || tb.metadata.deletionTimestamp) return;
+    if (!tb) return;
+    if (!(await this.ensureFinalizer(tb))) return;
     const started = performance.now();
     const now = this.o.now();
     const log = this.o.log.child({ bundle: name });
@@ -603,6 +612,83 @@ export class TrustBundleController {
         ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
       };
     }
+  }
+
+  /**
+   * deletionPolicy Delete: a finalizer lets the operator remove the objects it published (only
+   * those still labelled with this bundle) before the TrustBundle goes. Authorization servers are
+   * never emptied: an empty root_cas would make ACP trust the system roots. With Retain (the
+   * default) no finalizer is set and deleting the bundle leaves every target in place.
+   * Returns false when the bundle is being deleted and there is nothing more to reconcile.
+   */
+  private async ensureFinalizer(tb: TrustBundle): Promise<boolean> {
+    const name = tb.metadata.name!;
+    const wanted = (tb.spec.deletionPolicy ?? DEFAULT_DELETION_POLICY) === 'Delete';
+    const has = (tb.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER);
+    const path = `${BUNDLES_PATH}/${name}`;
+    const setFinalizer = (on: boolean) =>
+      this.o.client.apply(
+        path,
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name, ...(on ? { finalizers: [CLEANUP_FINALIZER] } : {}) },
+        },
+        FIELD_MANAGER,
+      );
+    if (!tb.metadata.deletionTimestamp) {
+      if (wanted !== has) await setFinalizer(wanted);
+      return true;
+    }
+    if (!has) return false;
+    const t = tb.spec.targets ?? {};
+    const owned = async (read: () => Promise<TargetObject | undefined>) => (await read())?.owner === name;
+    const removals: { id: string; path: Promise<string | undefined> }[] = [];
+    for (const s of t.secrets ?? []) {
+      removals.push({
+        id: `Secret ${s.namespace}/${s.name}`,
+        path: owned(() => this.secretTargets.read('Secret', s.namespace, s.name)).then((o) =>
+          o ? `/api/v1/namespaces/${s.namespace}/secrets/${s.name}` : undefined,
+        ),
+      });
+    }
+    for (const c of t.configMaps ?? []) {
+      removals.push({
+        id: `ConfigMap ${c.namespace}/${c.name}`,
+        path: owned(() => this.configMapTargets.read('ConfigMap', c.namespace, c.name)).then((o) =>
+          o ? `/api/v1/namespaces/${c.namespace}/configmaps/${c.name}` : undefined,
+        ),
+      });
+    }
+    for (const c of t.clusterTrustBundles ?? []) {
+      removals.push({
+        id: `ClusterTrustBundle ${c.name}`,
+        path: (async () => {
+          const base = await this.clusterTrustBundleApi.collectionPath();
+          if (!base || !(await this.clusterTrustBundleCache())) return undefined;
+          return (await owned(() => this.clusterTrustBundleTargets.read('ClusterTrustBundle', '', c.name)))
+            ? `${base}/${c.name}`
+            : undefined;
+        })(),
+      });
+    }
+    for (const r of removals) {
+      const p = await r.path;
+      if (!p) continue;
+      try {
+        await this.o.client.request('DELETE', p);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      this.o.events.record(
+        { name, uid: tb.metadata.uid },
+        'Normal',
+        'TargetDeleted',
+        `${r.id} deleted (deletionPolicy: Delete)`,
+      );
+    }
+    await setFinalizer(false);
+    return false;
   }
 
   private async writeStatus(tb: TrustBundle, status: TrustBundle['status']): Promise<void> {
