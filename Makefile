@@ -62,3 +62,7 @@ demo-down: ## stop everything the demo started
 
 clean: cluster-down ## remove build output (the tool cache in ~/.cache stays)
 	rm -rf operator/dist coverage bench-results .demo
+
+.PHONY: manifests
+manifests: node_modules/.installed ## copy the generated CRD into the chart and render deploy/ from the chart
+	deploy/render.sh

@@ -1,7 +1,9 @@
 // The pinned Helm (hack/build-tools.sh helm) and the chart, for the install and RBAC suites.
 import yaml from 'js-yaml';
 import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kubectl } from '../harness/kube.ts';
 import { cacheRoot, pinnedVersions, REPO_ROOT } from '../harness/tools.ts';
 
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'trustbundle-operator');
@@ -23,10 +25,15 @@ export class CommandError extends Error {
 export function run(
   file: string,
   args: readonly string[],
-  { timeoutMs = 120_000, env = process.env }: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  {
+    timeoutMs = 120_000,
+    env = process.env,
+    cwd,
+  }: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const options = { env, cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 };
+    execFile(file, args, options, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const code = typeof err.code === 'number' ? err.code : null;
       reject(new CommandError(`${file} ${args.join(' ')}`, code, stdout, stderr));
@@ -96,4 +103,33 @@ export interface PolicyRule {
 /** The rules of a rendered Role or ClusterRole. */
 export function rulesOf(m: Manifest): PolicyRule[] {
   return (m.rules as PolicyRule[] | undefined) ?? [];
+}
+
+/** prometheus-operator, whose CRDs (ServiceMonitor, PrometheusRule) the chart's optional objects use. */
+export const PROMETHEUS_OPERATOR_MODULE = 'github.com/prometheus-operator/prometheus-operator@v0.85.0';
+
+/**
+ * Installs the real ServiceMonitor and PrometheusRule CRDs, taken from the prometheus-operator Go
+ * module (the Go module proxy is reachable here, its container registry is not), so the API
+ * server validates the chart's objects against their published schemas.
+ */
+export async function installMonitoringCrds(): Promise<void> {
+  const info = JSON.parse(
+    await run('go', ['mod', 'download', '-json', PROMETHEUS_OPERATOR_MODULE], {
+      cwd: tmpdir(),
+      env: { ...process.env, GOFLAGS: '-mod=mod' },
+    }),
+  ) as { Dir?: string };
+  if (!info.Dir) throw new Error(`go mod download ${PROMETHEUS_OPERATOR_MODULE} gave no directory`);
+  const dir = join(info.Dir, 'example', 'prometheus-operator-crd');
+  const crds = ['servicemonitors', 'prometheusrules'];
+  for (const plural of crds) {
+    await kubectl(['apply', '--server-side', '-f', join(dir, `monitoring.coreos.com_${plural}.yaml`)]);
+  }
+  await kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    ...crds.map((p) => `crd/${p}.monitoring.coreos.com`),
+  ]);
 }
