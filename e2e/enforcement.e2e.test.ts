@@ -8,19 +8,14 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  cleanupTestNamespaces,
-  createTestNamespace,
-  kubectl,
-  kubectlApply,
-  uniqueSuffix,
-} from './harness/kube.ts';
+import { cleanupTestNamespaces, createTestNamespace, kubectl, uniqueSuffix } from './harness/kube.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
 import { IngressSync } from './support/enforcement.ts';
 import { Nginx } from './support/nginx.ts';
 import { installCrds, OperatorProcess, readRepoFile } from './support/operator.ts';
 import {
   SCENARIOS,
+  applyObjects,
   caSecrets,
   createRunbookPki,
   formatResults,
@@ -69,15 +64,11 @@ beforeAll(async () => {
       caSecret: { namespace: system!, name: 'acp-ca', key: 'ca.crt' },
     },
   };
-  await kubectlApply(
-    [
-      ...caSecrets(names, pki),
-      secret(system!, 'acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }),
-      secret(system!, 'acp-ca', { 'ca.crt': acp.caPem! }),
-    ]
-      .map((o) => yaml.dump(o))
-      .join('---\n'),
-  );
+  await applyObjects([
+    ...caSecrets(names, pki),
+    secret(system!, 'acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }),
+    secret(system!, 'acp-ca', { 'ca.crt': acp.caPem! }),
+  ]);
   await applyWorkload('Deployment', ingress!, 'ingress-nginx-controller', { replicas: 1 });
 
   nginx = await Nginx.create({ dir: join(work, 'nginx') });
@@ -199,8 +190,11 @@ test('the sample TrustBundle in docs/examples is the one the demo applies, and t
   };
   expect(doc.metadata.name).toBe(names.bundle);
   expect(doc.spec).toEqual(runbookSpec(names, SCENARIOS[0]!.sources!(names, pki)));
-  const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: yaml.dump(doc) });
-  expect(out).toContain(`trustbundle.mtls.openbanking.dev/${names.bundle} created (server dry run)`);
+  // Under a name of its own: the cluster may hold a tpp-roots already (a demo's).
+  const probe = `tpp-roots-${uniqueSuffix()}`;
+  const input = yaml.dump({ ...doc, metadata: { name: probe } });
+  const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input });
+  expect(out).toContain(`trustbundle.mtls.openbanking.dev/${probe} created (server dry run)`);
 });
 
 /** A line from the middle of a key's base64: present in any copy of the key, in any framing. */

@@ -10,14 +10,17 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type {
-  CloudentityTarget,
-  TrustBundle,
-  TrustBundleSource,
-  TrustBundleSpec,
+import yaml from 'js-yaml';
+import {
+  API_VERSION,
+  KIND,
+  type CloudentityTarget,
+  type TrustBundle,
+  type TrustBundleSource,
+  type TrustBundleSpec,
 } from '../../operator/src/api/v1alpha1.ts';
 import { cnpjWithCheckDigits } from '../../operator/src/pki/cnpj.ts';
-import { clients } from '../harness/kube.ts';
+import { clients, kubectlApply } from '../harness/kube.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
 import { describeState } from '../harness/wait.ts';
 import {
@@ -158,6 +161,21 @@ export function runbookSpec(names: RunbookNames, sources: TrustBundleSource[]): 
       rollouts: [{ kind: 'Deployment', ...names.ingress }],
     },
   };
+}
+
+/** The TrustBundle object (for `kubectl apply`, or a file). */
+export function trustBundle(names: RunbookNames, sources: TrustBundleSource[]): object {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: names.bundle },
+    spec: runbookSpec(names, sources),
+  };
+}
+
+/** `kubectl apply` of several objects at once. */
+export async function applyObjects(objects: object[]): Promise<void> {
+  await kubectlApply(objects.map((o) => yaml.dump(o)).join('---\n'));
 }
 
 /** The Secrets `ca1` and `ca2` the sample TrustBundle reads. */
