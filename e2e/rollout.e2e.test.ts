@@ -1,12 +1,7 @@
 // Rollouts on the real control plane (kube-controller-manager, kube-scheduler, KWOK): once per
 // distinct bundle, coalesced, never on a paused workload, with a deadline.
 import { jest } from '@jest/globals';
-import {
-  cleanupTestNamespaces,
-  createTestNamespace,
-  kubectl,
-  uniqueSuffix,
-} from './harness/kube.ts';
+import { cleanupTestNamespaces, createTestNamespace, kubectl, uniqueSuffix } from './harness/kube.ts';
 import { OpenSSL } from '../operator/test/support/openssl.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
 import { applyBundle, condition, deleteBundle, readSecret, waitForBundle } from './support/trustbundles.ts';
