@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import { CertificateCache } from './certificate.ts';
 import type { ParsedCertificate } from './certificate.ts';
-import { readPem } from './pem.ts';
+import { judgeCrls, parseCrlCached, type ParsedCrl } from './crl.ts';
+import { readPem, type PemCertificate } from './pem.ts';
 import { judge, resolvePolicy } from './policy.ts';
 import type { BuildReport, Bundle, CertificateInfo, Policy, Problem, Source } from './types.ts';
 
@@ -14,12 +15,14 @@ export interface BuildOptions {
 
 const defaultCache = new CertificateCache(50_000);
 
-export function toPem(der: Buffer): string {
+export function toPem(der: Buffer, label: 'CERTIFICATE' | 'X509 CRL' = 'CERTIFICATE'): string {
   const b64 = der.toString('base64');
   let body = '';
   for (let i = 0; i < b64.length; i += 64) body += b64.slice(i, i + 64) + '\n';
-  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
+
+const sha256 = (text: string): string => 'sha256:' + createHash('sha256').update(text).digest('hex');
 
 /** Canonical order: by subject, then fingerprint; independent of the order of the inputs. */
 function compare(a: ParsedCertificate, b: ParsedCertificate): number {
@@ -29,6 +32,50 @@ function compare(a: ParsedCertificate, b: ParsedCertificate): number {
 
 function sizeOf(content: Source['content']): number {
   return typeof content === 'string' ? Buffer.byteLength(content, 'utf8') : content.length;
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Parses each block of a source; undefined (with an error naming the block) when one does not parse. */
+function parseBlocks<T>(
+  source: string,
+  blocks: PemCertificate[],
+  code: 'UnparsableCertificate' | 'UnparsableCRL',
+  problems: Problem[],
+  parse: (der: Buffer) => Parsed<T>,
+): T[] | undefined {
+  const values: T[] = [];
+  let failed = false;
+  for (const { der, block, line } of blocks) {
+    const outcome = parse(der);
+    if (outcome.ok) {
+      values.push(outcome.value);
+      continue;
+    }
+    const what = code === 'UnparsableCRL' ? 'the CRL' : 'the certificate';
+    problems.push({
+      severity: 'error',
+      code,
+      source,
+      block,
+      line,
+      message: `source ${source}, block ${block} (line ${line}): ${what} does not parse (${outcome.reason})`,
+    });
+    failed = true;
+  }
+  return failed ? undefined : values;
+}
+
+/** Deduplication by DER fingerprint: the first sighting makes the entry, later ones add their source. */
+function note<E extends { sources: string[] }>(
+  seen: Map<string, E>,
+  fingerprint: string,
+  source: string,
+  entry: () => E,
+): void {
+  const known = seen.get(fingerprint);
+  if (!known) seen.set(fingerprint, entry());
+  else if (!known.sources.includes(source)) known.sources.push(source);
 }
 
 export function buildBundle(
@@ -48,37 +95,27 @@ export function buildBundle(
       code: 'InputTooLarge',
       message: `the sources hold ${totalBytes} bytes, more than maxInputBytes (${p.maxInputBytes})`,
     });
-    return { certificates: [], problems };
+    return { certificates: [], crls: [], problems };
   }
 
   const seen = new Map<string, { cert: ParsedCertificate; sources: string[] }>();
+  const seenCrls = new Map<string, { crl: ParsedCrl; sources: string[] }>();
   for (const source of sources) {
     const read = readPem(source);
     problems.push(...read.problems);
-    const accepted: { cert: ParsedCertificate }[] = [];
-    let sourceFailed = false;
-    for (const block of read.certificates) {
-      const outcome = cache.parse(block.der);
-      if (!outcome.ok) {
-        problems.push({
-          severity: 'error',
-          code: 'UnparsableCertificate',
-          source: source.name,
-          block: block.block,
-          line: block.line,
-          message: `source ${source.name}, block ${block.block} (line ${block.line}): the certificate does not parse (${outcome.reason})`,
-        });
-        sourceFailed = true;
-        continue;
-      }
-      accepted.push({ cert: outcome.cert });
-    }
-    if (sourceFailed) continue;
-    for (const { cert } of accepted) {
-      const entry = seen.get(cert.fingerprintSHA256);
-      if (!entry) seen.set(cert.fingerprintSHA256, { cert, sources: [source.name] });
-      else if (!entry.sources.includes(source.name)) entry.sources.push(source.name);
-    }
+    const certs = parseBlocks(source.name, read.certificates, 'UnparsableCertificate', problems, (der) => {
+      const outcome = cache.parse(der);
+      return outcome.ok ? { ok: true, value: outcome.cert } : outcome;
+    });
+    const crls = parseBlocks(source.name, read.crls, 'UnparsableCRL', problems, (der) => {
+      const outcome = parseCrlCached(der);
+      return outcome.ok ? { ok: true, value: outcome.crl } : outcome;
+    });
+    // A block that does not parse rejects its whole source.
+    if (!certs || !crls) continue;
+    const name = source.name;
+    for (const cert of certs) note(seen, cert.fingerprintSHA256, name, () => ({ cert, sources: [name] }));
+    for (const crl of crls) note(seenCrls, crl.fingerprintSHA256, name, () => ({ crl, sources: [name] }));
   }
 
   const ordered = [...seen.values()].sort((a, b) => compare(a.cert, b.cert));
@@ -105,6 +142,10 @@ export function buildBundle(
     });
   }
 
+  const revocation = judgeCrls([...seenCrls.values()], certificates, p, now);
+  problems.push(...revocation.problems);
+  const crls = revocation.crls;
+
   const accepted = certificates.filter((c) => c.status === 'Accepted');
   if (accepted.length > p.maxCertificates) {
     problems.push({
@@ -121,13 +162,13 @@ export function buildBundle(
         'no certificate is left to trust; an empty bundle would lock every client out, so nothing is published',
     });
   }
-  if (problems.some((x) => x.severity === 'error')) return { certificates, problems };
+  if (problems.some((x) => x.severity === 'error')) return { certificates, crls, problems };
 
   const pem = accepted.map((c) => toPem(c.der)).join('');
-  const bundle: Bundle = {
-    pem,
-    hash: 'sha256:' + createHash('sha256').update(pem).digest('hex'),
-    certificates: accepted,
-  };
-  return { bundle, certificates, problems };
+  const bundle: Bundle = { pem, hash: sha256(pem), certificates: accepted, crls: revocation.published };
+  if (revocation.published.length > 0) {
+    bundle.crl = revocation.published.map((c) => toPem(c.der, 'X509 CRL')).join('');
+    bundle.crlHash = sha256(bundle.crl);
+  }
+  return { bundle, certificates, crls, problems };
 }

@@ -1,5 +1,6 @@
-// Strict PEM reading: only CERTIFICATE blocks become certificates; anything that is not
-// exactly a sequence of well-formed blocks is an error naming the source and the position.
+// Strict PEM reading: CERTIFICATE blocks become certificates and X509 CRL blocks revocation
+// lists; anything that is not exactly a sequence of well-formed blocks is an error naming the
+// source and the position.
 import { certificateFramingError } from './der.ts';
 import type { Problem, ProblemCode, Source } from './types.ts';
 
@@ -12,6 +13,8 @@ export interface PemCertificate {
 
 export interface PemReadResult {
   certificates: PemCertificate[];
+  /** DER of the X509 CRL blocks (parsed and judged by crl.ts). */
+  crls: PemCertificate[];
   /** Errors reject the whole source; it then contributes no certificate. */
   problems: Problem[];
 }
@@ -62,19 +65,20 @@ function decodeText(source: Source): { text?: string; problem?: Problem } {
 }
 
 /**
- * Reads the CERTIFICATE blocks of one source. Blank lines and `#` comment lines between blocks
+ * Reads the CERTIFICATE and X509 CRL blocks of one source. Blank lines and `#` comment lines between blocks
  * are allowed (system CA files carry them); any other text outside a block is an error.
  * A private key anywhere rejects the source, and its content is never repeated.
  */
 export function readPem(source: Source): PemReadResult {
   const decoded = decodeText(source);
-  if (decoded.problem) return { certificates: [], problems: [decoded.problem] };
+  if (decoded.problem) return { certificates: [], crls: [], problems: [decoded.problem] };
   const text = decoded.text!;
   const name = source.name;
 
   if (PRIVATE_KEY.test(text)) {
     return {
       certificates: [],
+      crls: [],
       problems: [
         problem(
           'PrivateKey',
@@ -87,6 +91,7 @@ export function readPem(source: Source): PemReadResult {
 
   const lines = text.split(/\r?\n/);
   const certificates: PemCertificate[] = [];
+  const crls: PemCertificate[] = [];
   const problems: Problem[] = [];
   let block = 0;
   let current: { label: string; line: number; body: string[]; headers: boolean } | undefined;
@@ -128,19 +133,20 @@ export function readPem(source: Source): PemReadResult {
         );
         break;
       }
-      if (finished.label !== 'CERTIFICATE') {
+      const isCrl = finished.label === 'X509 CRL';
+      if (finished.label !== 'CERTIFICATE' && !isCrl) {
         problems.push(
           problem(
             'UnsupportedBlock',
             name,
-            `a ${finished.label} block; only CERTIFICATE blocks are accepted`,
+            `a ${finished.label} block; only CERTIFICATE and X509 CRL blocks are accepted`,
             at,
           ),
         );
         continue;
       }
       if (finished.headers) {
-        problems.push(problem('PEMHeaders', name, 'PEM headers inside a CERTIFICATE block', at));
+        problems.push(problem('PEMHeaders', name, `PEM headers inside a ${finished.label} block`, at));
         continue;
       }
       const b64 = finished.body.join('');
@@ -151,6 +157,10 @@ export function readPem(source: Source): PemReadResult {
         continue;
       }
       const der = Buffer.from(b64, 'base64');
+      if (isCrl) {
+        crls.push({ der, ...at });
+        continue;
+      }
       const framing = certificateFramingError(der);
       if (framing) {
         problems.push(problem('UnparsableCertificate', name, `not a certificate: ${framing}`, at));
@@ -185,5 +195,5 @@ export function readPem(source: Source): PemReadResult {
   if (problems.length === 0 && block === 0) {
     problems.push(problem('NotPEM', name, 'no PEM block found'));
   }
-  return problems.length > 0 ? { certificates: [], problems } : { certificates, problems };
+  return problems.length > 0 ? { certificates: [], crls: [], problems } : { certificates, crls, problems };
 }

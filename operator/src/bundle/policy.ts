@@ -12,6 +12,7 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   allowSHA1Signatures: false,
   maxCertificates: 1000,
   maxInputBytes: 4 * 1024 * 1024,
+  crl: 'PublishIfComplete',
 });
 
 export function resolvePolicy(policy?: Partial<Policy>): Policy {

@@ -8,6 +8,13 @@ export interface Source {
 
 export type ExpiredAction = 'Drop' | 'Reject' | 'Allow';
 
+/**
+ * What to do when some CA of the bundle has no current CRL while others have one: nginx with
+ * `ssl_crl` refuses every client of a CA that lacks one. `RequireForAll` refuses the bundle (the
+ * last good one stays); `PublishIfComplete` publishes the certificates but no `ca.crl`.
+ */
+export type CrlPolicy = 'RequireForAll' | 'PublishIfComplete';
+
 export interface Policy {
   /** Every certificate must carry basicConstraints cA=TRUE. */
   requireCA: boolean;
@@ -23,6 +30,7 @@ export interface Policy {
   allowSHA1Signatures: boolean;
   maxCertificates: number;
   maxInputBytes: number;
+  crl: CrlPolicy;
 }
 
 export type Severity = 'error' | 'warning';
@@ -48,7 +56,15 @@ export type ProblemCode =
   | 'InputTooLarge'
   | 'Empty'
   | 'SourceMissing'
-  | 'SourceUnavailable';
+  | 'SourceUnavailable'
+  | 'UnparsableCRL'
+  | 'UnverifiableCRL'
+  | 'UnsupportedCRL'
+  | 'StaleCRL'
+  | 'CRLNotYetValid'
+  | 'SupersededCRL'
+  | 'OrphanedCRL'
+  | 'MissingCRL';
 
 export interface Problem {
   severity: Severity;
@@ -59,6 +75,8 @@ export interface Problem {
   block?: number;
   line?: number;
   certificate?: { subject: string; fingerprintSHA256: string };
+  /** The CRL concerned: its issuer's name and the SHA-256 fingerprint of its DER. */
+  crl?: { issuer: string; fingerprintSHA256: string };
   message: string;
 }
 
@@ -86,12 +104,43 @@ export interface CertificateInfo {
   der: Buffer;
 }
 
+export type CrlStatus = 'Accepted' | 'Superseded' | 'Dropped' | 'Rejected';
+
+export interface CrlInfo {
+  /** The issuing CA's subject (the CRL's issuer name when no CA of the input matches it). */
+  issuer: string;
+  /** The CA whose key verifies the CRL's signature. */
+  issuerFingerprintSHA256?: string;
+  /** Of the CRL's DER. */
+  fingerprintSHA256: string;
+  thisUpdate: Date;
+  nextUpdate?: Date;
+  /** cRLNumber, in decimal. */
+  crlNumber?: string;
+  revokedCount: number;
+  /** Upper-case hex, as CertificateInfo.serialNumber. */
+  revokedSerials: string[];
+  signatureAlgorithm: string;
+  sources: string[];
+  status: CrlStatus;
+  der: Buffer;
+}
+
 export interface Bundle {
   /** Concatenated PEM of the accepted certificates, in canonical order, ending with a newline. */
   pem: string;
-  /** `sha256:<hex>` of the PEM bytes. */
+  /** `sha256:<hex>` of the PEM bytes (the certificates only; see `crlHash`). */
   hash: string;
   certificates: CertificateInfo[];
+  /**
+   * `ca.crl`: concatenated PEM of the CRLs to publish, one current CRL per CA, in the order of the
+   * certificates. Absent when the sources carry no CRL or when some CA lacks one.
+   */
+  crl?: string;
+  /** `sha256:<hex>` of `crl`; absent with it. */
+  crlHash?: string;
+  /** The CRLs in `crl`, in its order; empty when none is published. */
+  crls: CrlInfo[];
 }
 
 export interface BuildReport {
@@ -99,5 +148,7 @@ export interface BuildReport {
   bundle?: Bundle;
   /** Every distinct certificate examined, accepted or not, in canonical order. */
   certificates: CertificateInfo[];
+  /** Every distinct CRL that parsed, published or not (see its status). */
+  crls: CrlInfo[];
   problems: Problem[];
 }

@@ -139,7 +139,7 @@ describe('strict input', () => {
     ['leading text', 'Certificate:\n  Data: ...\n' + good.pem, 'TrailingData'],
     ['no PEM at all', 'hello\n', 'TrailingData'],
     ['empty source', '', 'NotPEM'],
-    ['a CRL block', '-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n', 'UnsupportedBlock'],
+    ['a broken CRL block', '-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n', 'UnparsableCRL'],
     [
       'a CSR block',
       '-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n',
