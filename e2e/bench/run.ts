@@ -5,10 +5,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Benchmark, Figure } from './benchmark.ts';
+import type { Benchmark, BenchmarkResult, Figure } from './benchmark.ts';
+import { writeReport, type ReportRecord } from './results.ts';
 
 const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   engine: async () => (await import('./engine.ts')).engineBenchmark,
+  latency: async () => (await import('./latency.ts')).latencyBenchmark,
+  scale: async () => (await import('./scale.ts')).scaleBenchmark,
 };
 
 function machine(): Record<string, unknown> {
@@ -41,21 +44,39 @@ async function main(args: string[]): Promise<number> {
   const resultsDir = resolve('bench-results');
   mkdirSync(resultsDir, { recursive: true });
   const all: Figure[] = [];
+  const records: ReportRecord[] = [];
+  const failed: string[] = [];
   for (const name of names) {
     const benchmark = await BENCHMARKS[name]!();
     const log = (line: string): void => void process.stdout.write(`[${name}] ${line}\n`);
     log(benchmark.description);
     const started = new Date();
-    const result = await benchmark.run({ resultsDir, log });
+    let result: BenchmarkResult;
+    try {
+      result = await benchmark.run({ resultsDir, log });
+    } catch (err) {
+      // One broken benchmark must not cost the figures of the others.
+      log(`FAILED: ${(err as Error).stack ?? err}`);
+      failed.push(name);
+      result = { figures: [], details: { notes: [`FAILED: ${(err as Error).message}`] } };
+    }
     const file = join(resultsDir, `${name}.json`);
     const record = { benchmark: name, date: started.toISOString(), machine: machine(), ...result };
     writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
     log(`figures written to ${file}`);
+    records.push({ benchmark: name, description: benchmark.description, result });
     all.push(...result.figures);
   }
+  const report = writeReport(resultsDir, records, {
+    date: new Date().toISOString(),
+    mode: process.env.BENCH_QUICK === '1' ? 'quick (BENCH_QUICK=1)' : 'full',
+    machine: machine(),
+  });
+  process.stdout.write(`\nreport: ${report}\n`);
+  if (failed.length) process.stdout.write(`failed: ${failed.join(', ')}\n`);
   process.stdout.write('\n');
   for (const f of all) process.stdout.write(`bench: ${f.name} ${f.value} ${f.unit}\n`);
-  return 0;
+  return failed.length ? 1 : 0;
 }
 
 process.exitCode = await main(process.argv.slice(2));
