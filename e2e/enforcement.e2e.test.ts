@@ -8,15 +8,22 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanupTestNamespaces, createTestNamespace, kubectl, uniqueSuffix } from './harness/kube.ts';
+import {
+  cleanupTestNamespaces,
+  createTestNamespace,
+  kubectl,
+  uniqueSuffix,
+  waitFor,
+} from './harness/kube.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
-import { IngressSync } from './support/enforcement.ts';
+import { IngressSync, requestWithBoth } from './support/enforcement.ts';
 import { Nginx } from './support/nginx.ts';
 import { installCrds, OperatorProcess, readRepoFile } from './support/operator.ts';
 import {
   SCENARIOS,
   applyObjects,
   caSecrets,
+  clientIdentity,
   createRunbookPki,
   formatResults,
   runScenario,
@@ -27,7 +34,7 @@ import {
   type RunbookWorld,
 } from './support/runbook.ts';
 import { deleteBundle, readSecret } from './support/trustbundles.ts';
-import type { TrustBundle } from '../operator/src/api/v1alpha1.ts';
+import { BUNDLE_HASH_ANNOTATION, type TrustBundle } from '../operator/src/api/v1alpha1.ts';
 import { applyWorkload } from './support/workloads.ts';
 
 jest.setTimeout(180_000);
@@ -195,6 +202,69 @@ test('the sample TrustBundle in docs/examples is the one the demo applies, and t
   const input = yaml.dump({ ...doc, metadata: { name: probe } });
   const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input });
   expect(out).toContain(`trustbundle.mtls.openbanking.dev/${probe} created (server dry run)`);
+});
+
+describe('the sync step on its own (the test rolls the Deployment itself)', () => {
+  let ns: string;
+  let ownNginx: Nginx;
+  let ownSync: IngressSync;
+  const statuses = async (client: 'TPP1' | 'TPP2') =>
+    (await requestWithBoth(ownSync.state(), clientIdentity(pki, client))).map((a) => a.status);
+  const roll = (hash: string) =>
+    kubectl(['-n', ns, 'patch', 'deployment', 'ingress', '-p', JSON.stringify({ spec: { template: { metadata: { annotations: { [BUNDLE_HASH_ANNOTATION]: hash } } } } })]); // prettier-ignore
+
+  beforeAll(async () => {
+    ns = (await createTestNamespace('ingress-sync')).name;
+    await applyObjects([secret(ns, 'ca', { 'ca.crt': pki.ca1.certPem })]);
+    await applyWorkload('Deployment', ns, 'ingress', { replicas: 1 });
+    ownNginx = await Nginx.create({ dir: join(work, 'nginx-sync') });
+    ownSync = await IngressSync.start({
+      nginx: ownNginx,
+      deployment: { namespace: ns, name: 'ingress' },
+      secret: { namespace: ns, name: 'ca' },
+    });
+  });
+
+  afterAll(async () => {
+    await ownSync?.stop();
+    await ownNginx?.stop();
+  });
+
+  test('nginx starts with the Secret of the first rollout and reloads on the next', async () => {
+    expect(ownNginx.running).toBe(false);
+    await roll('sha256:first');
+    await ownSync.waitForEnforced('sha256:first');
+    expect(await statuses('TPP1')).toEqual([200, 200]);
+    expect(await statuses('TPP2')).toEqual([400, 400]);
+    const master = ownNginx.pid;
+
+    await applyObjects([secret(ns, 'ca', { 'ca.crt': pki.ca1.certPem + pki.ca2.certPem })]);
+    // The Secret alone changes nothing: a running Pod keeps what it loaded until it is restarted.
+    expect(await statuses('TPP2')).toEqual([400, 400]);
+    await roll('sha256:second');
+    await ownSync.waitForEnforced('sha256:second');
+    expect(await statuses('TPP2')).toEqual([200, 200]);
+    expect(ownNginx.pid).toBe(master);
+    expect(ownNginx.generationInForce).toBe('2 sha256:second');
+  });
+
+  test('a ca.crt nginx cannot load is refused by nginx -t; the last good CAs stay in force until it is fixed', async () => {
+    await applyObjects([secret(ns, 'ca', { 'ca.crt': 'not a certificate\n' })]);
+    await roll('sha256:broken');
+    const failed = await waitFor('the sync to report the refusal', () =>
+      ownSync.history.find((r) => r.templateHash === 'sha256:broken' && r.error),
+    );
+    expect(failed.error).toMatch(/nginx refused the configuration .*no certificate or crl found/);
+    expect(ownSync.enforced?.templateHash).toBe('sha256:second');
+    expect(await statuses('TPP1')).toEqual([200, 200]);
+    expect(await statuses('TPP2')).toEqual([200, 200]);
+
+    // The sync retries the same rollout, as a crash-looping Pod would, and succeeds once the Secret is good.
+    await applyObjects([secret(ns, 'ca', { 'ca.crt': pki.ca2.certPem })]);
+    await ownSync.waitForEnforced('sha256:broken');
+    expect(await statuses('TPP1')).toEqual([400, 400]);
+    expect(await statuses('TPP2')).toEqual([200, 200]);
+  });
 });
 
 /** A line from the middle of a key's base64: present in any copy of the key, in any framing. */
