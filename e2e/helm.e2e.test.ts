@@ -3,7 +3,8 @@
 // run under KWOK (no container starts), so this checks what the chart creates and that the Pod
 // Security admission admits it as `restricted`; e2e/rbac.e2e.test.ts proves the permissions.
 import { jest } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   clients,
@@ -66,6 +67,47 @@ describe('the chart', () => {
       join(REPO_ROOT, 'deploy', 'trustbundle-operator.yaml'),
       await run(join(REPO_ROOT, 'deploy', 'render.sh'), ['--stdout']),
     );
+  });
+
+  test('the README documents every value, and no value that does not exist', () => {
+    const leaves = (value: unknown, path: string[] = []): string[] =>
+      value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0
+        ? Object.entries(value).flatMap(([k, v]) => leaves(v, [...path, k]))
+        : [path.join('.')];
+    const values = leaves(yaml.load(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')));
+    // First cells of the README's tables: `a.b.c`, `.d` (a sibling of the previous one), `e`.
+    const documented = new Set<string>();
+    for (const row of readFileSync(join(CHART_DIR, 'README.md'), 'utf8').split('\n')) {
+      const cell = /^\| ([^|]+) \|/.exec(row)?.[1] ?? '';
+      let parent = '';
+      for (const [, name] of cell.matchAll(/`([\w.]+)`/g)) {
+        const path = name!.startsWith('.') ? parent + name : name!;
+        parent = path.slice(0, path.lastIndexOf('.'));
+        documented.add(path);
+      }
+    }
+    const isDocumented = (path: string) =>
+      path.split('.').some((_, i, parts) => documented.has(parts.slice(0, i + 1).join('.')));
+    expect(values.filter((v) => !isDocumented(v))).toEqual([]);
+    const known = new Set(values.flatMap((v) => v.split('.').map((_, i, p) => p.slice(0, i + 1).join('.'))));
+    expect(
+      [...documented].filter((d) => d.includes('.') || /^[a-z]/.test(d)).filter((d) => !known.has(d)),
+    ).toEqual([]);
+  });
+
+  test('the Deployment sets only environment variables the operator reads', async () => {
+    const src = join(REPO_ROOT, 'operator', 'src');
+    const code = readdirSync(src, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(join(src, f), 'utf8'))
+      .join('\n');
+    const [deployment] = parseManifests(
+      await template({ release: 'tbo', namespace: 'tbo-system', only: ['templates/deployment.yaml'] }),
+    );
+    const spec = deployment!.spec as { template: { spec: { containers: { env: { name: string }[] }[] } } };
+    const names = spec.template.spec.containers[0]!.env.map((e) => e.name);
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.filter((n) => !code.includes(`env.${n}`))).toEqual([]);
   });
 
   test.each([
@@ -274,5 +316,41 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
     await helm(['uninstall', release, '--namespace', system, '--wait']);
     expect(await owned()).toEqual([]);
     await kubectl(['get', 'crd/trustbundles.mtls.openbanking.dev']);
+  });
+});
+
+describe('the plain manifest', () => {
+  const manifest = join(REPO_ROOT, 'deploy', 'trustbundle-operator.yaml');
+
+  afterAll(async () => {
+    await kubectl(['delete', '-f', manifest, '--ignore-not-found', '--wait=false']);
+  });
+
+  test('kubectl apply creates the operator in a namespace that enforces restricted, and it becomes available', async () => {
+    await kubectl(['apply', '-f', join(REPO_ROOT, 'crds')]);
+    await kubectl(['apply', '-f', manifest]);
+    const ns = await clients().core.readNamespace({ name: 'trustbundle-system' });
+    expect(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    await kubectl([
+      '-n',
+      'trustbundle-system',
+      'rollout',
+      'status',
+      'deployment/trustbundle-operator',
+      '--timeout=90s',
+    ]);
+    const roles = await kubectl([
+      'get',
+      'role',
+      '--all-namespaces',
+      '-l',
+      'app.kubernetes.io/instance=trustbundle-operator',
+      '-o',
+      'name',
+    ]);
+    expect(roles.trim().split('\n').sort()).toEqual([
+      'role.rbac.authorization.k8s.io/trustbundle-operator-events',
+      'role.rbac.authorization.k8s.io/trustbundle-operator-leader-election',
+    ]);
   });
 });
