@@ -31,8 +31,9 @@ typecheck: node_modules/.installed ## tsc --noEmit over sources, tests and e2e
 build: node_modules/.installed ## compile the operator to operator/dist
 	tsc -p tsconfig.build.json
 
-crds: node_modules/.installed ## regenerate crds/ from the TypeScript API schema
+crds: node_modules/.installed ## regenerate crds/ (and the chart's copy) from the TypeScript API schema
 	node operator/src/api/generate-crds.ts
+	cp crds/*.yaml charts/trustbundle-operator/crds/
 
 test-unit: node_modules/.installed ## unit tests (pure core, adapters)
 	$(NODE_RUN) node_modules/jest/bin/jest.js $(JEST_ARGS) --selectProjects unit

@@ -197,6 +197,13 @@ const policy = object(
       `Most distinct certificates a bundle may hold. Defaults to ${DEFAULT_POLICY.maxCertificates}.`,
       { default: DEFAULT_POLICY.maxCertificates, minimum: 1, maximum: 10000 },
     ),
+    crl: string(
+      'Revocation lists (X509 CRL blocks in the sources) are published as ca.crl beside ca.crt. nginx with ' +
+        'ssl_crl refuses every client of a CA that has no current CRL, so: RequireForAll refuses a bundle in ' +
+        'which some CA lacks one (the last good bundle stays in force); PublishIfComplete publishes the ' +
+        `certificates but no ca.crl until every CA has one (a warning says so). Defaults to ${DEFAULT_POLICY.crl}.`,
+      { enum: ['RequireForAll', 'PublishIfComplete'], default: DEFAULT_POLICY.crl },
+    ),
     maxInputBytes: integer(
       `Most bytes read from all sources together. Defaults to ${DEFAULT_POLICY.maxInputBytes} (4 MiB).`,
       { default: DEFAULT_POLICY.maxInputBytes, minimum: 1024, maximum: 64 * 1024 * 1024 },
