@@ -35,9 +35,10 @@ const CRD_FILE = 'mtls.openbanking.dev_trustbundles.yaml';
 /** A registry that cannot resolve: KWOK never pulls, and nothing here should ever try. */
 const IMAGE = { repository: 'registry.invalid/trustbundle-operator' };
 
+// A fresh machine builds Helm first (about 2.5 minutes).
 beforeAll(async () => {
   await ensureHelm();
-});
+}, 900_000);
 
 afterAll(async () => {
   await cleanupTestNamespaces();

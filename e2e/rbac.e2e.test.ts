@@ -103,7 +103,7 @@ beforeAll(async () => {
       ROLLOUT_DEBOUNCE_SECONDS: '0',
     },
   });
-});
+}, 900_000); // a fresh machine builds Helm first (about 2.5 minutes)
 
 afterAll(async () => {
   await op?.kill('SIGTERM');
