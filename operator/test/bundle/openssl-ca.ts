@@ -18,9 +18,10 @@ export interface ClientCert {
 }
 
 export interface CrlOptions {
-  /** nextUpdate − thisUpdate (default 7 days); `openssl ca -crlhours` when given in hours. */
+  /** nextUpdate − thisUpdate: `-crldays` (default 7), or `-crlhours` / `-crlsec` when given. */
   days?: number;
   hours?: number;
+  seconds?: number;
   /** The digest `openssl ca -md` signs with (default: the key's default). */
   digest?: 'sha1' | 'sha256' | 'sha384';
   /** Extra `openssl ca` arguments, e.g. `-sigopt rsa_padding_mode:pss` or `-crlexts crl_ext_critical`. */
@@ -134,9 +135,11 @@ export class OpenSslCA {
   /** `openssl ca -gencrl`: a v2 CRL with cRLNumber and AKI, thisUpdate now. */
   crl(options: CrlOptions = {}): Crl {
     const validity =
-      options.hours !== undefined
-        ? ['-crlhours', String(options.hours)]
-        : ['-crldays', String(options.days ?? 7)];
+      options.seconds !== undefined
+        ? ['-crlsec', String(options.seconds)]
+        : options.hours !== undefined
+          ? ['-crlhours', String(options.hours)]
+          : ['-crldays', String(options.days ?? 7)];
     const pem = this.openssl([
       'ca', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-gencrl', ...validity,
       ...(options.digest ? ['-md', options.digest] : []), ...(options.args ?? []),
