@@ -60,7 +60,7 @@ const verdictsLogged = (): string[] =>
   readFileSync(join(nginx.dir, 'logs', 'access.log'), 'utf8')
     .split('\n')
     .map((line) => / verify=(.*?) subject="/.exec(line)?.[1])
-    .filter((v) => v !== undefined && v !== '-'); // the plain-HTTP upstream logs "-"
+    .filter((v): v is string => v !== undefined && v !== '-'); // the plain-HTTP upstream logs "-"
 
 /**
  * The status curl and openssl s_client both got (they must agree), and nginx's verdict on the
