@@ -67,3 +67,7 @@ clean: cluster-down ## remove build output (the tool cache in ~/.cache stays)
 .PHONY: manifests
 manifests: node_modules/.installed ## copy the generated CRD into the chart and render deploy/ from the chart
 	deploy/render.sh
+
+.PHONY: chart-alerts
+chart-alerts: node_modules/.installed ## promtool unit tests of the chart's alerts (builds promtool once, a few minutes)
+	charts/trustbundle-operator/tests/alerts.sh
