@@ -1,7 +1,10 @@
-// One DER certificate → the facts the policy and the report need. Parsing is the engine's
-// dominant cost, so results are cached by the DER's SHA-256: a resync re-parses nothing.
-import { createHash, X509Certificate } from 'node:crypto';
-import { signatureAlgorithm, type SignatureAlgorithm } from './der.ts';
+// One DER certificate → the facts the policy and the report need: OpenSSL (node:crypto's
+// X509Certificate) decides whether it parses, ./x509.ts reads the facts, node:crypto checks the
+// self-signature of roots. Results are cached by the DER's SHA-256, so
+// a resync re-parses nothing.
+import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { signatureAlgorithmByOid, type SignatureAlgorithm } from './der.ts';
+import { readCertificate, type CertificateFacts } from './x509.ts';
 
 export interface ParsedCertificate {
   subject: string;
@@ -21,21 +24,21 @@ export interface ParsedCertificate {
   der: Buffer;
 }
 
-const CURVES: Record<string, { name: string; bits: number }> = {
-  prime256v1: { name: 'P-256', bits: 256 },
-  secp384r1: { name: 'P-384', bits: 384 },
-  secp521r1: { name: 'P-521', bits: 521 },
+/** The digest node:crypto verifies a signature with, by signature algorithm; null for EdDSA. */
+const VERIFY_DIGEST: Record<string, string | null> = {
+  '1.2.840.113549.1.1.5': 'sha1',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.2.840.113549.1.1.14': 'sha224',
+  '1.2.840.10045.4.1': 'sha1',
+  '1.2.840.10045.4.3.1': 'sha224',
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.3.101.112': null,
+  '1.3.101.113': null,
 };
-
-const EDDSA_BITS: Record<string, number> = { ed25519: 256, ed448: 456 };
-
-/** One-line name in DER order, as `openssl x509 -subject` prints it: `C=BR, O=Bank, CN=Root`. */
-function oneLineName(name: string): string {
-  return name
-    .split('\n')
-    .filter((part) => part.length > 0)
-    .join(', ');
-}
 
 function colonHex(digest: Buffer): string {
   const hex = digest.toString('hex').toUpperCase();
@@ -48,52 +51,50 @@ export function sha256Fingerprint(der: Uint8Array): string {
   return colonHex(createHash('sha256').update(der).digest());
 }
 
-/** Throws when node:crypto cannot parse the certificate. */
+/**
+ * Does a self-issued certificate's signature verify with its own key? Undefined when that
+ * cannot be asked (RSASSA-PSS, broken digests that OpenSSL no longer computes, unknown keys).
+ */
+function selfSignatureValid(facts: CertificateFacts): boolean | undefined {
+  const digest = VERIFY_DIGEST[facts.signatureOid];
+  if (digest === undefined) return undefined;
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(facts.publicKey.spki), format: 'der', type: 'spki' });
+  } catch {
+    return false;
+  }
+  try {
+    return verify(digest, facts.tbs, key, facts.signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Throws when the bytes are not a well-formed certificate. */
 export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerprint(der)): ParsedCertificate {
+  // OpenSSL (what nginx and the JDK's peers use) is the judge of what parses; its getters are
+  // slow, so the facts come from our own reader of the same bytes.
   const x509 = new X509Certificate(der);
-  const key = x509.publicKey;
-  const type = key.asymmetricKeyType ?? 'unknown';
-  const details = key.asymmetricKeyDetails ?? {};
-  let keyAlgorithm: string;
-  let keySize = 0;
-  let curve: string | undefined;
-  if (type === 'rsa' || type === 'rsa-pss') {
-    keyAlgorithm = type === 'rsa' ? 'RSA' : 'RSA-PSS';
-    keySize = details.modulusLength ?? 0;
-  } else if (type === 'ec') {
-    keyAlgorithm = 'EC';
-    const known = details.namedCurve ? CURVES[details.namedCurve] : undefined;
-    curve = known?.name ?? details.namedCurve ?? 'unknown';
-    keySize = known?.bits ?? 0;
-  } else if (type in EDDSA_BITS) {
-    keyAlgorithm = type === 'ed25519' ? 'Ed25519' : 'Ed448';
-    keySize = EDDSA_BITS[type]!;
-  } else {
-    keyAlgorithm = type.toUpperCase();
-  }
-  const selfIssued = x509.subject === x509.issuer;
-  let selfSignatureValid: boolean | undefined;
-  if (selfIssued) {
-    try {
-      selfSignatureValid = x509.verify(key);
-    } catch {
-      selfSignatureValid = false;
-    }
-  }
+  const facts = readCertificate(der);
+  const key = facts.publicKey;
+  const valid = facts.selfIssued ? selfSignatureValid(facts) : undefined;
   return {
-    subject: oneLineName(x509.subject),
-    issuer: oneLineName(x509.issuer),
-    serialNumber: x509.serialNumber.toUpperCase(),
+    subject: facts.subject,
+    issuer: facts.issuer,
+    serialNumber: facts.serialNumber,
     fingerprintSHA256,
-    notBefore: x509.validFromDate,
-    notAfter: x509.validToDate,
-    keyAlgorithm,
-    keySize,
-    ...(curve ? { curve } : {}),
-    signature: signatureAlgorithm(der),
+    notBefore: facts.notBefore,
+    notAfter: facts.notAfter,
+    keyAlgorithm: key.algorithm,
+    keySize: key.bits,
+    ...(key.curve ? { curve: key.curve } : {}),
+    signature: signatureAlgorithmByOid(facts.signatureOid),
+    // OpenSSL's own answer: cA in basicConstraints, keyCertSign allowed, and no malformed
+    // extension — exactly what decides whether nginx will accept it as an issuer.
     isCA: x509.ca,
-    selfSigned: selfIssued && selfSignatureValid === true,
-    ...(selfSignatureValid !== undefined ? { selfSignatureValid } : {}),
+    selfSigned: facts.selfIssued && valid === true,
+    ...(valid !== undefined ? { selfSignatureValid: valid } : {}),
     der,
   };
 }

@@ -91,6 +91,9 @@ const SIGNATURE_ALGORITHMS: Record<string, SignatureAlgorithm> = {
 };
 
 export function signatureAlgorithm(der: Uint8Array): SignatureAlgorithm {
-  const oid = signatureAlgorithmOid(der);
+  return signatureAlgorithmByOid(signatureAlgorithmOid(der));
+}
+
+export function signatureAlgorithmByOid(oid: string | undefined): SignatureAlgorithm {
   return (oid && SIGNATURE_ALGORITHMS[oid]) || { name: oid ? `OID ${oid}` : 'unreadable', digest: 'unknown' };
 }

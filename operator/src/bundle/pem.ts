@@ -22,7 +22,8 @@ export interface PemReadResult {
 const BEGIN = /^-----BEGIN ([A-Z0-9 ]+)-----$/;
 const END = /^-----END ([A-Z0-9 ]+)-----$/;
 const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
-const BASE64_STRICT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** A whole body: base64 characters with padding only at the end (its length is checked apart). */
+const BASE64_BODY = /^[A-Za-z0-9+/]+={0,2}$/;
 const PRIVATE_KEY = /PRIVATE KEY/i;
 
 function problem(
@@ -94,7 +95,7 @@ export function readPem(source: Source): PemReadResult {
   const crls: PemCertificate[] = [];
   const problems: Problem[] = [];
   let block = 0;
-  let current: { label: string; line: number; body: string[]; headers: boolean } | undefined;
+  let current: { label: string; line: number; body: string[]; lines: number[]; headers: boolean } | undefined;
 
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
@@ -104,7 +105,7 @@ export function readPem(source: Source): PemReadResult {
       const begin = BEGIN.exec(line);
       if (begin) {
         block++;
-        current = { label: begin[1]!, line: lineNo, body: [], headers: false };
+        current = { label: begin[1]!, line: lineNo, body: [], lines: [], headers: false };
         continue;
       }
       const what = block === 0 ? 'text before the first PEM block' : 'text after a PEM block';
@@ -118,6 +119,15 @@ export function readPem(source: Source): PemReadResult {
       break;
     }
     const at = { block, line: current.line };
+    // Body lines are checked once per block, below; only marker lines start with a dash.
+    if (line.charCodeAt(0) !== 0x2d) {
+      if (line.includes(':')) current.headers = true;
+      else {
+        current.body.push(line);
+        current.lines.push(lineNo);
+      }
+      continue;
+    }
     const end = END.exec(line);
     if (end) {
       const finished = current;
@@ -150,10 +160,19 @@ export function readPem(source: Source): PemReadResult {
         continue;
       }
       const b64 = finished.body.join('');
-      if (b64.length === 0 || !BASE64_STRICT.test(b64)) {
+      if (b64.length === 0 || b64.length % 4 !== 0 || !BASE64_BODY.test(b64)) {
+        const bad = finished.body.findIndex((l) => !BASE64_LINE.test(l));
         problems.push(
-          problem('InvalidBase64', name, 'the base64 body is corrupted or truncated (length or padding)', at),
+          bad >= 0
+            ? problem('InvalidBase64', name, `invalid base64 character at line ${finished.lines[bad]}`, at)
+            : problem(
+                'InvalidBase64',
+                name,
+                'the base64 body is corrupted or truncated (length or padding)',
+                at,
+              ),
         );
+        if (bad >= 0) break;
         continue;
       }
       const der = Buffer.from(b64, 'base64');
@@ -176,16 +195,9 @@ export function readPem(source: Source): PemReadResult {
       current = undefined;
       break;
     }
-    if (line.includes(':')) {
-      current.headers = true;
-      continue;
-    }
-    if (!BASE64_LINE.test(line)) {
-      problems.push(problem('InvalidBase64', name, `invalid base64 character at line ${lineNo}`, at));
-      current = undefined;
-      break;
-    }
-    current.body.push(line);
+    problems.push(problem('InvalidBase64', name, `invalid base64 character at line ${lineNo}`, at));
+    current = undefined;
+    break;
   }
   if (current) {
     problems.push(
