@@ -7,6 +7,10 @@
 #   hack/cluster.sh up [--no-workloads]    start (etcd + kube-apiserver only with --no-workloads)
 #   hack/cluster.sh down                   stop every process and remove the cluster's data
 #   hack/cluster.sh status                 what runs, where
+#   hack/cluster.sh stop COMPONENT [--kill]     stop one component (SIGTERM, or SIGKILL at once)
+#   hack/cluster.sh start COMPONENT             start it again, same flags and ports, and wait
+#                                               until it serves (etcd /health, kube-apiserver /readyz)
+#   hack/cluster.sh restart COMPONENT [--kill]  both (fault tests: a crashed API server or etcd)
 #
 # State lives in ${CLUSTER_DIR:-<repo>/.cluster}; ports are picked at random, so several
 # CLUSTER_DIRs can run side by side. Every process runs in its own process group and carries
@@ -60,11 +64,24 @@ cluster_pids() {
 }
 
 # start NAME BINARY ARGS... — runs in a new session (so its own process group), logs to
-# $LOGS/NAME.log, pid in $RUN/NAME.pid.
+# $LOGS/NAME.log, pid in $RUN/NAME.pid, command line in $RUN/NAME.cmd (for `start COMPONENT`).
 start() {
   local name="$1"; shift
   [ -x "$1" ] || die "$name: $1 is not built (run hack/build-tools.sh plane)"
+  printf '%q ' "$@" >"$RUN/$name.cmd"
   env "$MARKER" setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+
+# relaunch NAME — starts NAME again with the command line it was first started with; the log
+# is appended to, so it tells the whole story of a fault test.
+relaunch() {
+  local name="$1" cmd
+  local -a argv
+  cmd=$(cat "$RUN/$name.cmd" 2>/dev/null) || die "$name was never started in $CLUSTER_DIR"
+  eval "argv=($cmd)"
+  printf -- '--- %s restarted by hack/cluster.sh ---\n' "$(date +%H:%M:%S)" >>"$LOGS/$name.log"
+  env "$MARKER" setsid "${argv[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
 }
 
@@ -342,9 +359,58 @@ cmd_status() {
   kc get nodes 2>/dev/null || true
 }
 
+component() {
+  local c
+  for c in "${COMPONENTS[@]}"; do [ "$c" != "${1:-}" ] || return 0; done
+  die "unknown component '${1:-}' (one of: ${COMPONENTS[*]})"
+}
+
+cmd_stop() {
+  local name="${1:-}" how="${2:-}" pid left
+  component "$name"
+  case "$how" in "" | --kill) ;; *) die "unknown option '$how' (stop COMPONENT [--kill])" ;; esac
+  pid=$(pid_of "$name") || die "$name was never started in $CLUSTER_DIR"
+  if ! alive "$pid" || ! ours "$pid"; then
+    log "$name is not running"
+    return 0
+  fi
+  if [ "$how" = --kill ]; then
+    left=$(signal_and_wait KILL 50 "$pid")
+    [ -z "$left" ] || die "could not kill $name (pid $pid)"
+  else
+    terminate "$pid"
+  fi
+  # A killed thread group leader turns zombie before its other threads have let go of its
+  # sockets: wait until it is reaped, or its port is still taken when it starts again.
+  for _ in $(seq 1 50); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+  log "$name stopped (pid $pid${how:+, SIGKILL})"
+}
+
+cmd_start() {
+  local name="${1:-}" pid
+  component "$name"
+  pid=$(pid_of "$name") || die "$name was never started in $CLUSTER_DIR"
+  if alive "$pid" && ours "$pid"; then die "$name is already running (pid $pid)"; fi
+  # shellcheck disable=SC1090
+  . "$ENV_FILE"
+  relaunch "$name"
+  case "$name" in
+    etcd) wait_until etcd 30 "health" curl -sf "$CLUSTER_ETCD/health" ;;
+    kube-apiserver)
+      wait_until kube-apiserver 90 "/readyz" curl -sf --cacert "$PKI/ca.crt" "$CLUSTER_SERVER/readyz" ;;
+    *)
+      sleep 1
+      alive "$(pid_of "$name")" || { log_tail "$name"; die "$name exited (log: $LOGS/$name.log)"; } ;;
+  esac
+  log "$name running again (pid $(pid_of "$name"))"
+}
+
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) die "usage: $0 up [--no-workloads] | down | status" ;;
+  stop) shift; cmd_stop "$@" ;;
+  start) shift; cmd_start "$@" ;;
+  restart) shift; cmd_stop "$@"; cmd_start "${1:-}" ;;
+  *) die "usage: $0 up [--no-workloads] | down | status | stop COMPONENT [--kill] | start COMPONENT | restart COMPONENT [--kill]" ;;
 esac
