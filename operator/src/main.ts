@@ -142,6 +142,13 @@ async function main(): Promise<void> {
   });
 
   const elector = cfg.leaderElect ? electLeader(cfg, controller, client, log) : undefined;
+  if (elector) {
+    const leases = elector.leasePath.replace(/\/[^/]+$/, '');
+    client.writeGuard = (method, path) => {
+      if (path.startsWith(leases) || elector.holdsLease) return;
+      throw new Error(`${method} ${path} not sent: this replica does not hold a current leader lease`);
+    };
+  }
   const health = await startHealthServer({
     port: cfg.metricsPort,
     registry: metrics.registry,

@@ -56,6 +56,12 @@ export class KubeClient {
   private connection?: Connection;
   /** Counts requests by verb, for metrics and benchmarks. */
   readonly requestCounts = new Map<string, number>();
+  /**
+   * Called right before any request other than a GET is sent; throwing refuses it. Leader election
+   * uses it so that a replica whose lease may have run out (a frozen or partitioned leader waking
+   * up with work in hand) never writes beside the new leader.
+   */
+  writeGuard?: (method: string, path: string) => void;
 
   constructor(kubeConfig: KubeConfig) {
     this.kubeConfig = kubeConfig;
@@ -115,6 +121,14 @@ export class KubeClient {
     }
     this.count(method === 'GET' && options.query?.watch ? 'WATCH' : method);
     return new Promise((resolve, reject) => {
+      if (method !== 'GET') {
+        try {
+          this.writeGuard?.(method, path);
+        } catch (err) {
+          reject(err as Error);
+          return;
+        }
+      }
       const req = conn.transport.request(
         url,
         { method, headers, agent: agent ?? conn.agent, signal: options.signal, ...conn.tls },

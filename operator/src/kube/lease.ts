@@ -47,6 +47,19 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /**
+   * Leading, and renewed less than renewDeadline ago: a standby cannot have taken the lease yet.
+   * A leader that was frozen longer than that stops writing before it learns it was deposed.
+   */
+  get holdsLease(): boolean {
+    return this.leading && Date.now() - this.lastRenew < this.o.renewDeadlineMs;
+  }
+
+  /** The path of the Lease (and of its collection), which leader election itself must write. */
+  get leasePath(): string {
+    return this.path;
+  }
+
   private get path(): string {
     return `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases/${this.o.name}`;
   }
