@@ -243,6 +243,11 @@ export class TrustBundleController {
       if (pw) refs.push(objectKey('Secret', pw.namespace, pw.name));
     }
     for (const t of targets?.configMaps ?? []) refs.push(targetRef('ConfigMap', t.namespace, t.name));
+    // Fixed credentials or a new CA for an authorization server are acted on at once.
+    for (const { cloudentity: c } of targets?.authorizationServers ?? []) {
+      refs.push(objectKey('Secret', c.credentialsSecret.namespace, c.credentialsSecret.name));
+      if (c.caSecret) refs.push(objectKey('Secret', c.caSecret.namespace, c.caSecret.name));
+    }
     for (const t of targets?.clusterTrustBundles ?? [])
       refs.push(targetRef('ClusterTrustBundle', '', t.name));
     for (const r of tb.spec?.targets?.rollouts ?? [])
@@ -297,6 +302,8 @@ export class TrustBundleController {
     let authorizationServers: AuthorizationServerTargetStatus[] =
       previous?.targets?.authorizationServers ?? [];
     let requeueAfterMs: number | undefined;
+    /** A server's own Retry-After: the earliest retry after a failure (else the queue's backoff). */
+    let retryAfterMs: number | undefined;
     let failed = false;
     if (bundle) {
       published = await this.publishAll(tb, bundle, now);
@@ -310,6 +317,7 @@ export class TrustBundleController {
       authorizationServers = servers.statuses;
       if (servers.failed) failed = true;
       if (servers.checkAfterMs !== undefined) requeueAfterMs = servers.checkAfterMs;
+      retryAfterMs = servers.retryAfterMs;
       if (rolled) {
         rollouts = rolled.statuses;
         if (rolled.failed) failed = true;
@@ -355,7 +363,8 @@ export class TrustBundleController {
     const seconds = (performance.now() - started) / 1000;
     this.o.metrics?.reconciled(name, failed ? 'error' : bundle ? 'success' : 'rejected', seconds);
     if (failed) {
-      throw Object.assign(new Error(`bundle ${name}: some targets failed`), { retryAfterMs: requeueAfterMs });
+      // Retried with backoff: the periodic check and the rollout deadline are no retry delays.
+      throw Object.assign(new Error(`bundle ${name}: some targets failed`), { retryAfterMs });
     }
     const expiryCheck = this.nextCheckMs(bundle, policy.expiryWarningDays, now);
     const after = Math.min(expiryCheck ?? Infinity, requeueAfterMs ?? Infinity);
@@ -411,7 +420,12 @@ export class TrustBundleController {
     tb: TrustBundle,
     bundle: Bundle,
     now: Date,
-  ): Promise<{ statuses: AuthorizationServerTargetStatus[]; failed: boolean; checkAfterMs?: number }> {
+  ): Promise<{
+    statuses: AuthorizationServerTargetStatus[];
+    failed: boolean;
+    checkAfterMs?: number;
+    retryAfterMs?: number;
+  }> {
     const targets = tb.spec.targets?.authorizationServers ?? [];
     if (targets.length === 0) return { statuses: [], failed: false };
     const name = tb.metadata.name!;
@@ -462,11 +476,12 @@ export class TrustBundleController {
       }),
     );
     const failed = statuses.some((s) => s.state === 'Failed');
-    // A server that asked us to come back later (429 Retry-After) is not asked sooner.
     return {
       statuses,
       failed,
-      checkAfterMs: failed && retryAfterMs ? retryAfterMs : this.o.authServerCheckMs,
+      checkAfterMs: this.o.authServerCheckMs,
+      // A server that asked us to come back later (429 Retry-After) is not asked sooner.
+      ...(failed && retryAfterMs ? { retryAfterMs } : {}),
     };
   }
 
