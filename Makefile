@@ -71,3 +71,16 @@ manifests: node_modules/.installed ## copy the generated CRD into the chart and 
 .PHONY: chart-alerts
 chart-alerts: node_modules/.installed ## promtool unit tests of the chart's alerts (builds promtool once, a few minutes)
 	charts/trustbundle-operator/tests/alerts.sh
+
+# The fault suites at full length (SOAK=1): 100 operator crashes, 5 kube-apiserver and 5 etcd
+# kills, 3 rounds of authorization-server faults, 20 leader failovers, the bad-input corpus and
+# 3,000 generated CRD specs. `make test` runs the same suites bounded (~3 minutes). Ends with the
+# table (written to docs/reliability.md) and the `soak:` line.
+SOAK_RESULTS := $(CURDIR)/.cluster/faults-results/soak
+soak: deps ## fault, failover and bad-input suites at full length; writes docs/reliability.md
+	@rm -rf $(SOAK_RESULTS)
+	@export SOAK=1 FAULTS_RESULTS_DIR=$(SOAK_RESULTS); \
+	$(NODE_RUN) node_modules/jest/bin/jest.js operator/test/bundle/corpus.test.ts --selectProjects unit; unit=$$?; \
+	$(NODE_RUN) node_modules/jest/bin/jest.js e2e/faults --runInBand --selectProjects e2e; e2e=$$?; \
+	SOAK_REPORT=1 node e2e/faults/report.ts; report=$$?; \
+	exit $$(( unit || e2e || report ))
