@@ -204,3 +204,46 @@ test('a new truststore password regenerates the store', async () => {
     }
   });
 });
+
+test('CRLs: a Secret target gets ca.crl when every CA has a current one, and none otherwise', async () => {
+  const { OpenSslCA } = await import('../operator/test/bundle/openssl-ca.ts');
+  const one = new OpenSslCA(tmp, '/C=BR/O=Banco Um/CN=Banco Um CRL Root');
+  const two = new OpenSslCA(tmp, '/C=BR/O=Banco Dois/CN=Banco Dois CRL Root');
+  const revoked = one.issueClient('tpp-revoked');
+  one.revoke(revoked);
+  const crlName = `crl-${uniqueSuffix()}`;
+  const secret = `${crlName}-ca`;
+  const crlSpec = (...pems: string[]): TrustBundleSpec => ({
+    sources: pems.map((inline) => ({ inline })),
+    policy: { crl: 'PublishIfComplete' },
+    targets: { secrets: [{ namespace: ns, name: secret }] },
+  });
+  // Both CAs, both with CRLs: ca.crl holds both, the status lists them.
+  await applyBundle(crlName, crlSpec(one.pem, two.pem, one.crl().pem, two.crl().pem));
+  try {
+    const tb = await waitForBundle(
+      crlName,
+      'Ready with CRLs',
+      (b) => condition(b, 'Ready')?.status === 'True' && (b.status?.crls?.length ?? 0) === 2,
+    );
+    expect(tb.status!.crls!.find((c) => c.issuer.includes('Banco Um'))!.revokedCount).toBe(1);
+    const withCrl = await readSecret(ns, secret);
+    expect(withCrl!.data['ca.crl']).toMatch(/BEGIN X509 CRL[\s\S]+BEGIN X509 CRL/);
+    expect(withCrl!.annotations['mtls.openbanking.dev/bundle-hash']).toBe(tb.status!.bundleHash);
+    // One CA loses its CRL: no partial ca.crl may stay behind (nginx would refuse that CA's TPPs).
+    await applyBundle(crlName, crlSpec(one.pem, two.pem, one.crl().pem));
+    await waitFor(
+      'ca.crl to be removed',
+      async () => (await readSecret(ns, secret))?.data['ca.crl'] === undefined,
+    );
+    const after = await waitForBundle(
+      crlName,
+      'MissingCRL warning',
+      (b) => b.status?.problems?.some((p) => p.code === 'MissingCRL') ?? false,
+    );
+    expect(condition(after, 'Ready')!.status).toBe('True');
+    expect((await readSecret(ns, secret))!.data['ca.crt']).toContain('BEGIN CERTIFICATE');
+  } finally {
+    await deleteBundle(crlName);
+  }
+});

@@ -577,6 +577,20 @@ const status = object('What the operator observed and did; written by the contro
     maxItems: LIMITS.statusCertificates,
   }),
   certificatesTruncated: boolean('True when there were more certificates than certificates lists.'),
+  crls: array(
+    'Revocation lists published as ca.crl with the bundle in force, one per CA.',
+    object(
+      'A published CRL.',
+      {
+        issuer: string('The issuing CA.'),
+        thisUpdate: dateTime('When the CRL was issued.'),
+        nextUpdate: dateTime('When it stops being current; the bundle is rebuilt an hour before.'),
+        revokedCount: integer('Number of revoked serials.', { minimum: 0 }),
+      },
+      { required: ['issuer', 'thisUpdate', 'revokedCount'] },
+    ),
+    { maxItems: LIMITS.statusCertificates },
+  ),
   problems: array('Problems found in the last build, at most 100.', problemStatus, {
     maxItems: LIMITS.statusProblems,
   }),

@@ -255,6 +255,7 @@ export interface TrustBundleStatus {
   nextExpiry?: string;
   certificates?: CertificateStatus[];
   certificatesTruncated?: boolean;
+  crls?: { issuer: string; thisUpdate: string; nextUpdate?: string; revokedCount: number }[];
   problems?: ProblemStatus[];
   problemsTruncated?: boolean;
   targets?: {

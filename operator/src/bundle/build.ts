@@ -169,6 +169,8 @@ export function buildBundle(
   if (revocation.published.length > 0) {
     bundle.crl = revocation.published.map((c) => toPem(c.der, 'X509 CRL')).join('');
     bundle.crlHash = sha256(bundle.crl);
+    // What is enforced changes with the CRLs too: the hash (annotations, rollouts) covers both.
+    bundle.hash = sha256(pem + bundle.crl);
   }
   return { bundle, certificates, crls, problems };
 }

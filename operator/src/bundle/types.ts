@@ -129,7 +129,7 @@ export interface CrlInfo {
 export interface Bundle {
   /** Concatenated PEM of the accepted certificates, in canonical order, ending with a newline. */
   pem: string;
-  /** `sha256:<hex>` of the PEM bytes (the certificates only; see `crlHash`). */
+  /** `sha256:<hex>` of the PEM bytes, followed by `crl` when CRLs are published. */
   hash: string;
   certificates: CertificateInfo[];
   /**

@@ -137,6 +137,7 @@ function escapeValue(v: string): string {
   let s = v.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`);
   if (s.startsWith('#') || s.startsWith(' ')) s = `\\${s}`;
   if (s.endsWith(' ') && s.length > 1) s = `${s.slice(0, -1)}\\ `;
+  // eslint-disable-next-line no-control-regex -- RFC 4514 escapes control characters
   return s.replace(/[\x00-\x1f]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

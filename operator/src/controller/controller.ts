@@ -66,6 +66,7 @@ const BUNDLES_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
 /** Set only with deletionPolicy Delete, so that published objects are removed with the bundle. */
 export const CLEANUP_FINALIZER = `${GROUP}/cleanup`;
 const DAY_MS = 86_400_000;
+const CRL_MARGIN_MS = 3_600_000;
 const targetRef = (kind: string, namespace: string, name: string): string =>
   objectKey(`Target${kind}`, namespace, name);
 
@@ -375,11 +376,13 @@ export class TrustBundleController {
   private nextCheckMs(bundle: Bundle | undefined, warningDays: number, now: Date): number | undefined {
     if (!bundle) return undefined;
     let next = Infinity;
-    for (const c of bundle.certificates) {
-      for (const t of [c.notAfter.getTime(), c.notAfter.getTime() - warningDays * DAY_MS]) {
-        if (t > now.getTime()) next = Math.min(next, t - now.getTime() + 1000);
-      }
-    }
+    const moments = bundle.certificates.flatMap((c) => [
+      c.notAfter.getTime(),
+      c.notAfter.getTime() - warningDays * DAY_MS,
+    ]);
+    // A CRL past its nextUpdate locks out every TPP of its CA under nginx: rebuild before then.
+    for (const crl of bundle.crls) if (crl.nextUpdate) moments.push(crl.nextUpdate.getTime() - CRL_MARGIN_MS);
+    for (const t of moments) if (t > now.getTime()) next = Math.min(next, t - now.getTime() + 1000);
     return next < this.o.resyncMs ? next : undefined;
   }
 

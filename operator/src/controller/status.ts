@@ -257,6 +257,16 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
       ...(nextExpiry ? { nextExpiry: rfc3339(nextExpiry) } : {}),
       certificates: certs.list,
       ...(certs.truncated ? { certificatesTruncated: true } : {}),
+      ...(bundle.crls.length > 0
+        ? {
+            crls: bundle.crls.slice(0, LIMITS.statusCertificates).map((c) => ({
+              issuer: c.issuer,
+              thisUpdate: rfc3339(c.thisUpdate),
+              ...(c.nextUpdate ? { nextUpdate: rfc3339(c.nextUpdate) } : {}),
+              revokedCount: c.revokedCount,
+            })),
+          }
+        : {}),
     });
   } else if (previous?.bundleHash) {
     // Rejected: report the bundle still in force.
@@ -267,6 +277,7 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
       'nextExpiry',
       'certificates',
       'certificatesTruncated',
+      'crls',
     ] as const) {
       if (previous[k] !== undefined) (status as Record<string, unknown>)[k] = previous[k];
     }

@@ -2,6 +2,7 @@
 // parsing cross-checked with `openssl crl -text`, signatures, currency, the coverage policy that
 // guards against the nginx `ssl_crl` trap, and what is published as `ca.crl`.
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,8 +54,16 @@ describe('a valid CRL', () => {
     expect(bundle.crls.map((c) => c.issuer)).toEqual(bundle.certificates.map((c) => c.subject));
     expect(bundle.crl).toBe(bundle.crls.map((c) => pemOf(c.der)).join(''));
     expect(bundle.crlHash).toMatch(/^sha256:[0-9a-f]{64}$/);
-    // The certificates' PEM and hash are untouched by CRLs.
-    expect(bundle.hash).toBe(build([cas]).bundle!.hash);
+    // The certificates' PEM is untouched by CRLs; the hash covers what is enforced, CRLs included.
+    const plain = build([cas]).bundle!;
+    expect(bundle.pem).toBe(plain.pem);
+    expect(bundle.hash).not.toBe(plain.hash);
+    expect(bundle.hash).toBe(
+      'sha256:' +
+        createHash('sha256')
+          .update(bundle.pem + bundle.crl)
+          .digest('hex'),
+    );
   });
 
   test('its report entry agrees with `openssl crl -text`', () => {

@@ -1,5 +1,6 @@
 // The Secret target: the bundle under one key (`ca.crt` for ingress-nginx's auth-tls-secret),
-// optionally with a PKCS#12 truststore for Java servers. Other keys of the Secret are left alone.
+// its CRLs as `ca.crl` when every CA has a current one, and optionally a PKCS#12 truststore for
+// Java servers. Other keys of the Secret are left alone.
 import { toPkcs12 } from '../../bundle/formats.ts';
 import type { Bundle } from '../../bundle/types.ts';
 import type { TargetObject } from '../../kube/objects.ts';
@@ -11,6 +12,8 @@ export const TRUSTSTORE_DIGEST_ANNOTATION = 'mtls.openbanking.dev/truststore-dig
 export const TRUSTSTORE_PASSWORD_ANNOTATION = 'mtls.openbanking.dev/truststore-password-from';
 /** Java's own default truststore password; documented, and only for stores of public certificates. */
 export const DEFAULT_TRUSTSTORE_PASSWORD = 'changeit';
+/** Where ingress-nginx's auth-tls-secret convention looks for revocation lists. */
+export const CRL_KEY = 'ca.crl';
 
 export interface TruststoreSpec {
   key: string;
@@ -53,6 +56,9 @@ export class SecretTarget extends ObjectTarget {
 
   protected async desired(bundle: Bundle): Promise<Desired> {
     const data: Record<string, string> = { [this.ref.key]: Buffer.from(bundle.pem).toString('base64') };
+    // Without current CRLs for every CA no ca.crl is applied, and server-side apply removes the
+    // one this operator wrote before: a stale or partial ca.crl would lock TPPs out.
+    if (bundle.crl) data[CRL_KEY] = Buffer.from(bundle.crl).toString('base64');
     const annotations: Record<string, string> = {};
     const ts = this.ref.truststore;
     if (ts) {
