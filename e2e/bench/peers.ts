@@ -5,7 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cacheRoot, pinnedVersions, REPO_ROOT } from '../harness/tools.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -102,8 +102,9 @@ class Controller {
 
 /**
  * The operator as it is deployed (the Dockerfile runs `node operator/dist/main.js`): compiled by
- * tsc from the working tree, or from a commit (BENCH_OPERATOR_REF=HEAD, extracted with git
- * archive) so that a run is not disturbed by sources being edited meanwhile. Running the .ts
+ * tsc from the working tree, from a commit (BENCH_OPERATOR_REF=HEAD, extracted with git archive)
+ * so that a run is not disturbed by sources being edited meanwhile, or from a patched copy
+ * (BENCH_OPERATOR_DIR). Running the .ts
  * sources directly (BENCH_OPERATOR_RUN=ts) adds Node's type-stripping compiler to the process.
  */
 export interface OperatorBuild {
@@ -118,7 +119,11 @@ export function buildOperator(log: (line: string) => void): OperatorBuild {
   const ref = process.env.BENCH_OPERATOR_REF;
   let root = REPO_ROOT;
   let description = 'working tree';
-  if (ref) {
+  if (process.env.BENCH_OPERATOR_DIR) {
+    // A copy with a patch to try (operator/src, package.json and the tsconfigs).
+    root = resolve(process.env.BENCH_OPERATOR_DIR);
+    description = `directory ${root}`;
+  } else if (ref) {
     const sha = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short=12', ref], {
       encoding: 'utf8',
     }).trim();
@@ -186,6 +191,8 @@ export class OurOperator extends Controller {
       RESYNC_SECONDS: String(options.resyncSeconds ?? 600),
       LEADER_ELECT: 'false',
     };
+    // What-if runs, e.g. a heap limit as a container's memory limit would set: passed to the operator only.
+    if (process.env.BENCH_OPERATOR_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_OPERATOR_NODE_OPTIONS;
     const nodeArgs: string[] = [];
     if (options.cpuProfileDir) {
       rmSync(options.cpuProfileDir, { recursive: true, force: true });

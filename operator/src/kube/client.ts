@@ -1,9 +1,10 @@
 // A small Kubernetes REST client over node:https with one keep-alive agent. The kubeconfig
-// (files, in-cluster, exec plugins) comes from @kubernetes/client-node; the requests are ours,
+// (files, in-cluster; exec plugins through client-node) comes from ./kubeconfig.ts; the requests are ours,
 // so that server-side apply, metadata-only lists and watches cost one round trip each.
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
+import { defaultConnectionConfig, type ConnectionConfig } from './kubeconfig.ts';
 
 export class KubeError extends Error {
   readonly status: number;
@@ -52,7 +53,7 @@ interface Connection {
 const REFRESH_MS = 60_000;
 
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: ConnectionConfig;
   private connection?: Connection;
   /** Counts requests by verb, for metrics and benchmarks. */
   readonly requestCounts = new Map<string, number>();
@@ -63,14 +64,12 @@ export class KubeClient {
    */
   writeGuard?: (method: string, path: string) => void;
 
-  constructor(kubeConfig: KubeConfig) {
+  constructor(kubeConfig: ConnectionConfig | KubeConfig) {
     this.kubeConfig = kubeConfig;
   }
 
   static fromDefault(): KubeClient {
-    const kc = new KubeConfig();
-    kc.loadFromDefault();
-    return new KubeClient(kc);
+    return new KubeClient(defaultConnectionConfig());
   }
 
   private async connect(): Promise<Connection> {
