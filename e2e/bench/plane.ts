@@ -18,6 +18,8 @@ export type RequestCounts = Map<string, number>;
 /** Verbs that change something (a no-op server-side apply is still counted: it is a request). */
 export const MUTATING_VERBS = new Set(['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE', 'DELETECOLLECTION']);
 
+let savedKubectl: string | undefined;
+
 export class BenchPlane {
   readonly kubeConfig: KubeConfig;
   readonly client: KubeClient;
@@ -42,7 +44,8 @@ export class BenchPlane {
     await runClusterScript(BENCH_CLUSTER_DIR, ['up', '--no-workloads']);
     const env = readClusterEnv(BENCH_CLUSTER_DIR);
     if (!env.KUBECONFIG) throw new Error(`${BENCH_CLUSTER_DIR}/env names no KUBECONFIG`);
-    // Children (operators, kubectl) inherit it.
+    // Children (operators, kubectl) inherit them, until close().
+    savedKubectl = process.env.KUBECTL;
     process.env.KUBECONFIG = env.KUBECONFIG;
     if (env.KUBECTL) process.env.KUBECTL = env.KUBECTL;
     console.log(`bench: control plane ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -51,9 +54,12 @@ export class BenchPlane {
 
   async close(): Promise<void> {
     this.client.close();
-    if (this.owned && process.env.BENCH_KEEP_CLUSTER !== '1') {
-      await runClusterScript(BENCH_CLUSTER_DIR, ['down']);
-    }
+    if (!this.owned) return;
+    // The next benchmark starts a plane of its own.
+    delete process.env.KUBECONFIG;
+    if (savedKubectl === undefined) delete process.env.KUBECTL;
+    else process.env.KUBECTL = savedKubectl;
+    if (process.env.BENCH_KEEP_CLUSTER !== '1') await runClusterScript(BENCH_CLUSTER_DIR, ['down']);
   }
 
   /** Pids of the plane's own processes (none when the cluster is KUBECONFIG's). */
