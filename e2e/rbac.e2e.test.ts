@@ -1,7 +1,8 @@
 // Least privilege, proven on the real API server: the chart's RBAC is rendered and applied, the
 // operator runs with nothing but its ServiceAccount's token (TokenRequest) through a full
-// reconcile (a source Secret, a target Secret, a Deployment rollout and a Cloudentity push whose
-// credentials are in yet another namespace), and that token is refused everything the chart does
+// reconcile (a source Secret; a target Secret, ConfigMap and ClusterTrustBundle with a signer; a
+// Deployment rollout; a Cloudentity push whose credentials are in yet another namespace) and the
+// deletion of a deletionPolicy: Delete bundle, and that token is refused everything the chart does
 // not grant.
 import { jest } from '@jest/globals';
 import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -24,6 +25,7 @@ import {
   applyBundle,
   condition,
   deleteBundle,
+  getBundle,
   readSecret,
   subjectsOf,
   waitForBundle,
@@ -33,6 +35,9 @@ import { applyWorkload, templateHash } from './support/workloads.ts';
 jest.setTimeout(180_000);
 
 const TARGET = 'apitraffic-mtls-rootca';
+const CM_TARGET = 'tpp-roots-ca';
+const SIGNER = 'example.com/tpp-roots';
+const ctbName = `example.com:tpp-roots:rbac-${uniqueSuffix()}`;
 const release = `tbo-rbac-${uniqueSuffix()}`;
 const fullname = `${release}-trustbundle-operator`;
 const ssl = new OpenSSL();
@@ -65,7 +70,10 @@ beforeAll(async () => {
       rbac: {
         sourceNamespaces: [pki],
         targetNamespaces: [apim],
-        targetNames: [TARGET],
+        targetResources: ['secrets', 'configmaps'],
+        targetNames: [TARGET, CM_TARGET],
+        clusterTrustBundles: { enabled: true, signerNames: [SIGNER] },
+        deleteTargets: true,
         rolloutNamespaces: [ingress],
         credentialNamespaces: [creds],
       },
@@ -92,6 +100,17 @@ beforeAll(async () => {
   await applyWorkload('Deployment', ingress, 'ingress-nginx-controller', { replicas: 1 });
 
   sa = await actAs(system, fullname);
+  // The API server's RBAC caches take a moment to see new bindings; start the operator after.
+  const granted = [
+    () => sa.core.listNamespacedSecret({ namespace: pki }),
+    () => sa.core.listNamespacedConfigMap({ namespace: apim }),
+    () => sa.core.listNamespacedSecret({ namespace: creds }),
+    () => sa.apps.listNamespacedDeployment({ namespace: ingress }),
+  ];
+  await waitFor("the chart's RBAC to take effect", async () => {
+    for (const request of granted) await request();
+    return true;
+  });
   op = await OperatorProcess.start({
     env: {
       KUBECONFIG: sa.kubeconfigPath,
@@ -109,8 +128,20 @@ afterAll(async () => {
   await op?.kill('SIGTERM');
   await acp?.stop();
   await Promise.all(bundles.map(deleteBundle));
+  // A failed run may leave a deletionPolicy: Delete bundle whose finalizer nobody will remove.
+  for (const name of bundles) {
+    await kubectl([
+      'patch',
+      'trustbundle',
+      name,
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":null}}',
+    ]).catch(() => undefined);
+  }
   const selector = `app.kubernetes.io/instance=${release}`;
   await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', selector, '--ignore-not-found']);
+  await kubectl(['delete', 'clustertrustbundle', ctbName, '--ignore-not-found']);
   await kubectl(['delete', '-n', 'default', 'role,rolebinding', '-l', selector, '--ignore-not-found']);
   await cleanupTestNamespaces();
   sa?.cleanup();
@@ -122,6 +153,20 @@ const newBundle = (prefix: string): string => {
   bundles.push(name);
   return name;
 };
+
+/**
+ * Operator log lines about this suite's namespaces or bundles that match `pattern` (the operator
+ * also sees TrustBundles other suites left in a shared cluster).
+ */
+function logLinesAboutUs(pattern: RegExp): string[] {
+  const ours = [system, pki, apim, ingress, creds, ...bundles];
+  return op!.lines.filter((line) => {
+    if (!pattern.test(line)) return false;
+    // The ServiceAccount's own name carries this suite's namespace: leave it out of the match.
+    const text = line.replace(/User \\"system:serviceaccount:[^\\]*\\"/g, '');
+    return ours.some((name) => text.includes(name));
+  });
+}
 
 /** The HTTP status of a request made with the ServiceAccount's token (200 when it succeeds). */
 async function statusOf(request: () => Promise<unknown>): Promise<number | undefined> {
@@ -137,8 +182,11 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
   const name = newBundle('rbac-full');
   await applyBundle(name, {
     sources: [{ secret: { namespace: pki, name: 'ca1', key: 'ca.crt' } }],
+    deletionPolicy: 'Delete',
     targets: {
       secrets: [{ namespace: apim, name: TARGET, key: 'ca.crt' }],
+      configMaps: [{ namespace: apim, name: CM_TARGET, key: 'ca.crt' }],
+      clusterTrustBundles: [{ name: ctbName, signerName: SIGNER }],
       rollouts: [{ kind: 'Deployment', namespace: ingress, name: 'ingress-nginx-controller' }],
       authorizationServers: [
         {
@@ -165,6 +213,13 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
   const target = await readSecret(apim, TARGET);
   expect(subjectsOf(target?.data['ca.crt'])).toEqual(['C=BR, O=Bank, CN=RBAC CA1']);
   expect(target?.labels['mtls.openbanking.dev/bundle']).toBe(name);
+  const cm = await clients().core.readNamespacedConfigMap({ namespace: apim, name: CM_TARGET });
+  expect(subjectsOf(cm.data?.['ca.crt'])).toEqual(['C=BR, O=Bank, CN=RBAC CA1']);
+  const ctb = JSON.parse(await kubectl(['get', 'clustertrustbundle', ctbName, '-o', 'json'])) as {
+    spec: { signerName: string; trustBundle: string };
+  };
+  expect(ctb.spec.signerName).toBe(SIGNER);
+  expect(subjectsOf(ctb.spec.trustBundle)).toEqual(['C=BR, O=Bank, CN=RBAC CA1']);
 
   // The lease and the events were written with the same token.
   const lease = await clients()
@@ -181,7 +236,24 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
   expect(events.map((e) => e.involvedObject.kind)).toContain('TrustBundle');
 
   // Nothing the operator tried on the way was refused or failed.
-  expect(op!.lines.filter((l) => /"level":"(warn|error|fatal)"|forbidden/i.test(l))).toEqual([]);
+  expect(logLinesAboutUs(/"level":"(warn|error|fatal)"|forbidden/i)).toEqual([]);
+});
+
+test('deleting the deletionPolicy: Delete bundle removes what it published, with the same token', async () => {
+  const name = bundles.find((b) => b.startsWith('rbac-full-'))!;
+  await deleteBundle(name);
+  await waitFor(
+    `TrustBundle ${name} to be gone (its finalizer removed)`,
+    async () => !(await getBundle(name)),
+  );
+  expect(await readSecret(apim, TARGET)).toBeUndefined();
+  const left = await kubectl(['get', 'clustertrustbundle', ctbName, '--ignore-not-found', '-o', 'name']);
+  expect(left.trim()).toBe('');
+  const cm = await clients()
+    .core.readNamespacedConfigMap({ namespace: apim, name: CM_TARGET })
+    .catch((err: unknown) => statusCode(err));
+  expect(cm).toBe(404);
+  expect(logLinesAboutUs(/forbidden| 403 /i)).toEqual([]);
 });
 
 test('the token reads its source namespace and is refused everything else (403)', async () => {
@@ -210,7 +282,8 @@ test('the token reads its source namespace and is refused everything else (403)'
         },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       ),
-    'delete the target Secret': () => core.deleteNamespacedSecret({ namespace: apim, name: TARGET }),
+    'delete a Secret of another name in the target namespace': () =>
+      core.deleteNamespacedSecret({ namespace: apim, name: 'not-the-target' }),
     'read the target Secret by name (only list and watch are granted)': () =>
       core.readNamespacedSecret({ namespace: apim, name: TARGET }),
     'change the spec of a TrustBundle': () =>
@@ -223,6 +296,18 @@ test('the token reads its source namespace and is refused everything else (403)'
           kind: 'TrustBundle',
           metadata: { name: `planted-${uniqueSuffix()}` },
           spec: { sources: [{ inline: ca1.pem }] },
+        },
+      }),
+    'publish a ClusterTrustBundle for a signer it may not attest for': () =>
+      custom.createClusterCustomObject({
+        group: 'certificates.k8s.io',
+        version: 'v1',
+        plural: 'clustertrustbundles',
+        body: {
+          apiVersion: 'certificates.k8s.io/v1',
+          kind: 'ClusterTrustBundle',
+          metadata: { name: `example.com:other:${uniqueSuffix()}` },
+          spec: { signerName: 'example.com/other', trustBundle: ca1.pem },
         },
       }),
     'create a Pod in its own namespace': () =>

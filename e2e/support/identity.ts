@@ -1,6 +1,6 @@
 // Acting as a ServiceAccount: a token from the TokenRequest API, a kubeconfig that carries it
 // (for the operator process) and clients made from it (for the tests' own requests).
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ export interface ServiceAccountIdentity {
   /** A kubeconfig file with the token and nothing of the admin's credentials. */
   kubeconfigPath: string;
   core: CoreV1Api;
+  apps: AppsV1Api;
   custom: CustomObjectsApi;
   kc: KubeConfig;
   /** Removes the kubeconfig file. */
@@ -66,6 +67,7 @@ export async function actAs(
     kubeconfigPath,
     kc,
     core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

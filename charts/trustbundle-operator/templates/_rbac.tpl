@@ -11,6 +11,11 @@ first referenced after its watch started. */}}
   verbs: ["get", "list", "watch"]
 {{- end }}
 
+{{/* Writes to targets: server-side apply, and deletion for deletionPolicy: Delete. */}}
+{{- define "trustbundle-operator.targetWriteVerbs" -}}
+{{- if .Values.rbac.deleteTargets }}["create", "patch", "delete"]{{ else }}["create", "patch"]{{ end }}
+{{- end }}
+
 {{/* Target Secrets and ConfigMaps: a label-selected watch, then server-side apply (PATCH; a
 missing target is created by the same PATCH, which the API server authorizes as create). */}}
 {{- define "trustbundle-operator.rules.target" -}}
@@ -19,7 +24,7 @@ missing target is created by the same PATCH, which the API server authorizes as 
   verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: {{ toJson .Values.rbac.targetResources }}
-  verbs: ["create", "patch"]
+  verbs: {{ include "trustbundle-operator.targetWriteVerbs" . }}
   {{- with .Values.rbac.targetNames }}
   resourceNames: {{ toJson . }}
   {{- end }}
@@ -48,6 +53,9 @@ Secret source cache (a per-namespace watch). */}}
   verbs: ["get", "list", "watch"]
 - apiGroups: [""]
   resources: {{ toJson .Values.rbac.targetResources }}
-  verbs: ["list", "watch", "create", "patch"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: {{ toJson .Values.rbac.targetResources }}
+  verbs: {{ include "trustbundle-operator.targetWriteVerbs" . }}
 {{ include "trustbundle-operator.rules.rollout" . }}
 {{- end }}
