@@ -543,11 +543,15 @@ const targetsStatus = object('Per-target state.', {
 const condition = object(
   'An observation of one aspect of the bundle, following the Kubernetes API conventions.',
   {
-    type: string('Ready, SourcesValid, SecretsSynced, AuthorizationServersSynced or RolloutsComplete.', {
-      maxLength: 316,
-      pattern:
-        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
-    }),
+    type: string(
+      'Ready, SourcesValid, SecretsSynced, AuthorizationServersSynced, RolloutsComplete; and, for kstatus ' +
+        '(Flux), Reconciling while work is in progress and Stalled when a person must act.',
+      {
+        maxLength: 316,
+        pattern:
+          '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+      },
+    ),
     status: string('True, False or Unknown.', { enum: CONDITION_STATUSES }),
     reason: string('CamelCase reason for the last transition.', {
       minLength: 1,
@@ -597,7 +601,7 @@ const status = object('What the operator observed and did; written by the contro
   problemsTruncated: boolean('True when there were more problems than problems lists.'),
   targets: targetsStatus,
   conditions: array(
-    'Ready, SourcesValid, SecretsSynced, AuthorizationServersSynced, RolloutsComplete.',
+    'Ready, SourcesValid, SecretsSynced, AuthorizationServersSynced, RolloutsComplete, Reconciling, Stalled.',
     condition,
     {
       maxItems: 16,

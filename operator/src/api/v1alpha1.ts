@@ -34,6 +34,9 @@ export const CONDITION_TYPES = [
   'SecretsSynced',
   'AuthorizationServersSynced',
   'RolloutsComplete',
+  // kstatus' abnormal-true conditions, so Flux tells progress from failure.
+  'Reconciling',
+  'Stalled',
 ] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;

@@ -281,7 +281,15 @@ export class TrustBundleController {
   async reconcile(name: string): Promise<ProcessResult> {
     const tb = this.bundles.get(name);
     if (!tb) return;
-    if (!(await this.ensureFinalizer(tb))) return;
+    try {
+      if (!(await this.ensureFinalizer(tb))) return;
+    } catch (err) {
+      // Without the finalizer the bundle still works; only the clean-up on deletion is at risk.
+      const message = `cannot set the cleanup finalizer for deletionPolicy Delete: ${(err as Error).message}`;
+      this.o.events.record({ name, uid: tb.metadata.uid }, 'Warning', 'FinalizerFailed', message);
+      this.o.log.warn({ bundle: name, err: (err as Error).message }, 'cleanup finalizer');
+      if (tb.metadata.deletionTimestamp) throw err;
+    }
     const started = performance.now();
     const now = this.o.now();
     const log = this.o.log.child({ bundle: name });
@@ -319,6 +327,21 @@ export class TrustBundleController {
       if (servers.failed) failed = true;
       if (servers.checkAfterMs !== undefined) requeueAfterMs = servers.checkAfterMs;
       retryAfterMs = servers.retryAfterMs;
+      if (!rolled && rollouts) {
+        // Not attempted: the Secrets do not hold the new bundle yet, so no workload restarts.
+        const waiting = 'waiting for every Secret target to hold the new bundle before restarting';
+        rollouts = rollouts.length
+          ? rollouts.map((r) =>
+              r.bundleHash === bundle.hash ? r : { ...r, state: 'Pending', message: waiting },
+            )
+          : tb.spec.targets!.rollouts!.map((r) => ({
+              kind: r.kind,
+              namespace: r.namespace,
+              name: r.name ?? '*',
+              state: 'Pending',
+              message: waiting,
+            }));
+      }
       if (rolled) {
         rollouts = rolled.statuses;
         if (rolled.failed) failed = true;

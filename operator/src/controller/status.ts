@@ -191,6 +191,34 @@ function rolloutsCondition(rollouts: RolloutTargetStatus[] | undefined): Conditi
   };
 }
 
+/** Failures no retry will fix: the TrustBundle, a source or a workload needs a person. */
+const STALLED_REASONS = new Set(['TargetConflict', 'RolloutFailed', 'RolloutPaused', 'WorkloadNotFound']);
+
+/**
+ * kstatus (Flux, Argo CD's kstatus users) reads Reconciling=True as in progress and Stalled=True
+ * as failed; both are written False when they do not hold, as kstatus expects.
+ */
+function kstatusConditions(conditions: ConditionInput[]): ConditionInput[] {
+  const stalled =
+    conditions.find((c) => c.type === 'SourcesValid' && c.status === 'False') ??
+    conditions.find((c) => c.status === 'False' && STALLED_REASONS.has(c.reason));
+  const busy = conditions.find(
+    (c) => c.status === 'False' && (c.reason === 'RolloutInProgress' || c.reason === 'RolloutPending'),
+  );
+  const reconciling: ConditionInput = busy
+    ? { type: 'Reconciling', status: 'True', reason: busy.reason, message: busy.message }
+    : { type: 'Reconciling', status: 'False', reason: 'Idle', message: 'nothing in progress' };
+  const stall: ConditionInput = stalled
+    ? {
+        type: 'Stalled',
+        status: 'True',
+        reason: stalled.reason,
+        message: `${stalled.type}: ${stalled.message}`,
+      }
+    : { type: 'Stalled', status: 'False', reason: 'NotStalled', message: 'no failure that needs a person' };
+  return [reconciling, stall];
+}
+
 export function computeStatus(input: StatusInput): TrustBundleStatus {
   const { previous, bundle, problems, now } = input;
   const errors = problems.filter((p) => p.severity === 'error');
@@ -227,6 +255,7 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
   conditions.push(rolloutsCondition(input.rollouts));
 
   const notReady = conditions.find((c) => c.status !== 'True');
+  const kstatus = kstatusConditions(conditions);
   conditions.unshift(
     notReady
       ? {
@@ -292,7 +321,12 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
   if (input.authorizationServers?.length) targets.authorizationServers = input.authorizationServers;
   if (input.rollouts?.length) targets.rollouts = input.rollouts.slice(0, LIMITS.statusRollouts);
   if (Object.keys(targets).length > 0) status.targets = targets;
-  status.conditions = mergeConditions(previous?.conditions, conditions, input.generation, now);
+  status.conditions = mergeConditions(
+    previous?.conditions,
+    [...conditions, ...kstatus],
+    input.generation,
+    now,
+  );
   return status;
 }
 
