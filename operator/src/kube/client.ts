@@ -134,6 +134,22 @@ export class KubeClient {
         (res) => resolve({ res, req }),
       );
       req.on('error', reject);
+      const guard = method !== 'GET' ? this.writeGuard : undefined;
+      if (guard) {
+        // Asked again when the request gets its connection, right before the bytes leave: a
+        // process frozen while a new connection was opened must not send a write allowed before.
+        req.on('socket', (socket) => {
+          const again = (): void => {
+            try {
+              guard(method, path);
+            } catch (err) {
+              req.destroy(err as Error);
+            }
+          };
+          if (socket.connecting) socket.once('connect', again);
+          else again();
+        });
+      }
       if (options.timeoutMs) {
         req.setTimeout(options.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out`)));
       }
