@@ -136,6 +136,8 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
   await installCrds();
   ns = (await createTestNamespace('faults-crash')).name;
   await applyWorkload('Deployment', ns, 'ingress', { replicas: 1 });
+  // Every ReplicaSet is kept (the default keeps 10), so every rollout of the run can be counted.
+  await kubectl(['-n', ns, 'patch', 'deployment', 'ingress', '-p', '{"spec":{"revisionHistoryLimit":100000}}']);
   await kubectl(['-n', ns, 'rollout', 'status', 'deployment/ingress', '--timeout=60s']);
   const fromRevision = await etcdRevision();
 
@@ -149,6 +151,8 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
   await converged(state.hash);
 
   const lines: string[] = [];
+  /** The hash each converged iteration ended with: each must show up among the rollouts. */
+  const reached = new Set<string>([state.hash]);
   const took: number[] = [];
   const lost: string[] = [];
   let downChanges = 0;
@@ -187,6 +191,7 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
     op = await OperatorProcess.start({ env: ENV, waitReady: false });
     try {
       await converged(state.hash);
+      reached.add(state.hash);
       took.push(Date.now() - restarted);
       lines.push(
         `crash ${i}/${ITERATIONS}: ${mode}, killed ${killedAfter} ms after the change (${seenAtKill})` +
@@ -200,6 +205,7 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
 
   const rollouts = await rolloutsOf(ns, 'ingress');
   const { extra, why } = extraRollouts(rollouts, declared);
+  const uncounted = [...reached].filter((h) => !rollouts.byHash.has(h));
   const writes = checkWrites(await etcdHistory(secretKey(ns, 'rootca'), fromRevision), declared);
   const rolled = [...rollouts.byHash.values()].reduce((a, b) => a + b, 0);
   console.log(`crash suite, seed ${seed} (FAULTS_SEED=${seed} replays it)\n${lines.join('\n')}`);
@@ -222,6 +228,8 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
   });
   expect(lost).toEqual([]);
   expect(why).toEqual([]);
+  // The count saw every rollout the run is known to have caused.
+  expect(uncounted).toEqual([]);
   expect(writes.stale).toEqual([]);
   expect(writes.torn).toEqual([]);
   expect(writes.finalHash).toBe(state.hash);

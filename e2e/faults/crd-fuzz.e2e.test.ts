@@ -289,9 +289,10 @@ async function dryRun(
   }
   const verdicts = new Map<string, string | undefined>();
   for (const s of batch) verdicts.set(s.name, refusals.get(s.name));
+  // kubectl names a 500 `Error from server (InternalError)`.
   const serverErrors = stderr
     .split('\n')
-    .filter((l) => /InternalError|Internal error|\b50[0-9]\b.*(error|Error)/.test(l));
+    .filter((l) => /\((InternalError|ServiceUnavailable)\)|Internal error occurred|an error on the server/.test(l));
   // A refusal we could not attribute to an object is itself a finding.
   const accepted = new Set(stdout.split('\n').map((l) => /\/(\S+)/.exec(l)?.[1]));
   for (const s of batch)
