@@ -137,7 +137,15 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
   ns = (await createTestNamespace('faults-crash')).name;
   await applyWorkload('Deployment', ns, 'ingress', { replicas: 1 });
   // Every ReplicaSet is kept (the default keeps 10), so every rollout of the run can be counted.
-  await kubectl(['-n', ns, 'patch', 'deployment', 'ingress', '-p', '{"spec":{"revisionHistoryLimit":100000}}']);
+  await kubectl([
+    '-n',
+    ns,
+    'patch',
+    'deployment',
+    'ingress',
+    '-p',
+    '{"spec":{"revisionHistoryLimit":100000}}',
+  ]);
   await kubectl(['-n', ns, 'rollout', 'status', 'deployment/ingress', '--timeout=60s']);
   const fromRevision = await etcdRevision();
 

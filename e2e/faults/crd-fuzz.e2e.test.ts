@@ -292,7 +292,9 @@ async function dryRun(
   // kubectl names a 500 `Error from server (InternalError)`.
   const serverErrors = stderr
     .split('\n')
-    .filter((l) => /\((InternalError|ServiceUnavailable)\)|Internal error occurred|an error on the server/.test(l));
+    .filter((l) =>
+      /\((InternalError|ServiceUnavailable)\)|Internal error occurred|an error on the server/.test(l),
+    );
   // A refusal we could not attribute to an object is itself a finding.
   const accepted = new Set(stdout.split('\n').map((l) => /\/(\S+)/.exec(l)?.[1]));
   for (const s of batch)
