@@ -76,6 +76,25 @@ type Published = Pick<
   'secrets' | 'configMaps' | 'clusterTrustBundles'
 >;
 
+/**
+ * What the cache keeps of a TrustBundle: managedFields and kubectl's last-applied annotation
+ * repeat the whole spec (every inline PEM) and are never read, so they are dropped on arrival.
+ */
+function slimBundle(tb: TrustBundle): TrustBundle {
+  const {
+    managedFields: _managed,
+    annotations,
+    ...metadata
+  } = tb.metadata as TrustBundle['metadata'] & {
+    managedFields?: unknown;
+  };
+  if (annotations) {
+    const { 'kubectl.kubernetes.io/last-applied-configuration': _last, ...rest } = annotations;
+    if (Object.keys(rest).length > 0) (metadata as TrustBundle['metadata']).annotations = rest;
+  }
+  return { ...tb, metadata };
+}
+
 export class TrustBundleController {
   private readonly o: Required<Omit<ControllerOptions, 'metrics'>> & Pick<ControllerOptions, 'metrics'>;
   readonly bundles: Reflector<TrustBundle, TrustBundle>;
@@ -192,7 +211,7 @@ export class TrustBundleController {
     this.bundles = new Reflector<TrustBundle, TrustBundle>({
       client: this.o.client,
       path: BUNDLES_PATH,
-      transform: (tb) => tb,
+      transform: slimBundle,
       keyOf: (tb) => tb.metadata.name!,
       resourceVersionOf: (tb) => tb.metadata.resourceVersion,
       resyncMs: this.o.resyncMs,
