@@ -33,6 +33,9 @@ export interface ReflectorOptions<R, T> {
   limit?: number;
 }
 
+/** A watch open this long before it failed had a healthy server behind it. */
+const HEALTHY_WATCH_MS = 5_000;
+
 interface ListResponse<R> {
   metadata: { resourceVersion: string; continue?: string };
   items: R[];
@@ -143,6 +146,7 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
     let backoff = 250;
     let needList = true;
     while (!this.abort.signal.aborted) {
+      let watchingSince: number | undefined;
       try {
         if (needList) {
           await this.relist();
@@ -153,6 +157,7 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
           }
         }
         this.stats.watches++;
+        watchingSince = Date.now();
         await this.options.client.watch<R>(
           this.options.path,
           {
@@ -175,6 +180,10 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
         this.stats.errors++;
         this.lastError = err;
         this.options.onError?.(err);
+        // A watch that stayed open a while found the server healthy: this failure starts a new
+        // episode. Without this, a few API-server restarts within one watch's lifetime (5-10 min)
+        // left every later reconnection waiting up to 45 s, blind to changes.
+        if (watchingSince !== undefined && Date.now() - watchingSince >= HEALTHY_WATCH_MS) backoff = 250;
         await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random())));
         backoff = Math.min(backoff * 2, 30_000);
         // After a failed watch, the cache may have missed events: list again.
