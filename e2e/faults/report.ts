@@ -74,6 +74,22 @@ ${renderTable(rows)}${missing.length ? `\nNot run: ${missing.join(', ')}.\n` : '
   TLS is verified (wrong CA, system roots, wrong host: a TLS failure in the status and no request sent);
   the operator's log, all Events and all statuses are searched for every key and credential it handled.
 
+## What the suites found (fixed)
+
+- A leader frozen past its lease (SIGSTOP, as a long pause or a partition would) woke up and wrote
+  Secrets, status and Events beside the new leader before its next renewal told it it had been
+  deposed. The kube client now asks a write guard before every write, and again when the request
+  gets its connection; with leader election it passes only a replica that renewed its lease less
+  than renewDeadline ago. A residual window remains on a fresh TLS connection (the handshake):
+  only server-side preconditions could close it entirely.
+- A failed reconcile of a bundle with an authorization-server target was retried after the
+  periodic read-back interval (5 minutes by default) instead of with backoff, so an ACP outage
+  longer than the adapter's in-line retries held the bundle back for minutes; and a fixed
+  credentials or CA Secret did not trigger a reconcile.
+- The reflectors' reconnect backoff only reset when a watch ended normally (every 5-10 minutes),
+  so a few API-server restarts in that time left later reconnections waiting up to 45 s, blind to
+  changes (the last change of the control-plane soak took 21-30 s to publish; now under 1 s).
+
 Faults: operator kills, control-plane component kills, ACP fault answers served, leader kills and
 freezes, TLS misconfigurations. Bad inputs: corpus cases (engine and operator), broken CRD specs,
 credential-holding sources. Results of one run are in \`${resultsDir().replace(REPO_ROOT, '')}\`.
