@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchmarkContext } from './benchmark.ts';
-import { corpus, pemBlocks, pemBody } from './ca-corpus.ts';
+import { containsCertificate, corpus, pemBlocks, pemBody } from './ca-corpus.ts';
 import {
   buildOperator,
   ensureTrustManagerBuilt,
@@ -15,11 +15,13 @@ import {
 } from './peers.ts';
 import { BenchPlane } from './plane.ts';
 import { Findings, MB, percentile, quick } from './results.ts';
-import type { EventStream } from './stream.ts';
+import { EventStream } from './stream.ts';
 import {
   applyBundle,
   changeSources,
+  FIELD_MANAGER,
   ours,
+  TARGET_KEY,
   targetHolds,
   trustManager,
   TM_TRUST_NAMESPACE,
@@ -57,7 +59,11 @@ export class LatencyRun {
 
   /** The sources of change `i`: 9 fixed CAs and one that differs from the previous change's. */
   sources(i: number): string {
-    return this.base.join('') + this.variants[i % VARIANTS]!;
+    return this.base.join('') + this.variant(i);
+  }
+
+  variant(i: number): string {
+    return this.variants[i % VARIANTS]!;
   }
 
   async open(subject: Subject, namespace: string): Promise<Lane> {
@@ -85,7 +91,7 @@ export class LatencyRun {
   /** Change `i`; records its latency unless it is a warm-up change. */
   async change(lane: Lane, i: number, record: boolean): Promise<void> {
     const { subject } = lane;
-    const body = pemBody(this.variants[i % VARIANTS]!);
+    const body = pemBody(this.variant(i));
     const expected = lane.generation + 1;
     const arrived = lane.targets.next(
       `${subject.label}: change ${i} in the target`,
@@ -129,6 +135,53 @@ export class LatencyRun {
   }
 }
 
+/**
+ * The floor: one merge patch of a ConfigMap by the benchmark itself and the watch event that shows
+ * it. A controller's latency is at least two of these (the bundle write, then the target write).
+ */
+class FloorLane {
+  private readonly run: LatencyRun;
+  private readonly plane: BenchPlane;
+  private stream?: EventStream<Target>;
+  readonly samples: number[] = [];
+  private static readonly PATH = '/api/v1/namespaces/bench-latency-floor/configmaps';
+
+  constructor(run: LatencyRun, plane: BenchPlane) {
+    this.run = run;
+    this.plane = plane;
+  }
+
+  async open(): Promise<void> {
+    await this.plane.ensureNamespace('bench-latency-floor');
+    await this.plane.client.apply(
+      `${FloorLane.PATH}/floor`,
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'floor' }, data: {} },
+      FIELD_MANAGER,
+    );
+    this.stream = await EventStream.start<Target>(this.plane.client, FloorLane.PATH, {
+      fieldSelector: 'metadata.name=floor',
+    });
+  }
+
+  async change(i: number, record: boolean): Promise<void> {
+    const text = this.run.sources(i);
+    const body = pemBody(this.run.variant(i));
+    const arrived = this.stream!.next(
+      `floor change ${i}`,
+      (e) => containsCertificate(e.object.data?.[TARGET_KEY] ?? '', body),
+      TIMEOUT_MS,
+    );
+    const t0 = performance.now();
+    await this.plane.client.mergePatch(`${FloorLane.PATH}/floor`, { data: { [TARGET_KEY]: text } });
+    const e = await arrived;
+    if (record) this.samples.push(e.at - t0);
+  }
+
+  async close(): Promise<void> {
+    await this.stream?.stop();
+  }
+}
+
 export const latencyBenchmark: Benchmark = {
   name: 'latency',
   description:
@@ -162,14 +215,19 @@ export const latencyBenchmark: Benchmark = {
         logFile: join(context.resultsDir, 'trust-manager-latency.log'),
       });
       const lanes = [await run.open(ours, 'bench-latency'), await run.open(trustManager, 'bench-latency-tm')];
+      const floor = new FloorLane(run, plane);
+      await floor.open();
       log(`${warmup} warm-up changes each, then ${changes} measured changes each, in turns of ${block}`);
-      for (const lane of lanes) for (let i = 0; i < warmup; i++) await run.change(lane, i, false);
-      for (let done = 0; done < changes; done += block) {
-        for (const lane of lanes) {
-          for (let i = done; i < Math.min(changes, done + block); i++)
-            await run.change(lane, warmup + i, true);
-        }
+      for (let i = 0; i < warmup; i++) {
+        for (const lane of lanes) await run.change(lane, i, false);
+        await floor.change(i, false);
       }
+      for (let done = 0; done < changes; done += block) {
+        const turn = Array.from({ length: Math.min(block, changes - done) }, (_, k) => warmup + done + k);
+        for (const lane of lanes) for (const i of turn) await run.change(lane, i, true);
+        for (const i of turn) await floor.change(i, true);
+      }
+      await floor.close();
       const last = warmup + changes - 1;
       await run.verify(lanes[0]!, 'bench-latency', last);
       await run.verify(lanes[1]!, 'bench-latency-tm', last);
@@ -200,6 +258,13 @@ export const latencyBenchmark: Benchmark = {
         `Bundle change → target ConfigMap updated, median of ${changes}`,
       );
       found.figure('trust-manager-latency-p99', p(theirs, 99), 'ms', 'same, 99th percentile');
+      found.figure(
+        'latency-floor-p50',
+        percentile(floor.samples, 50),
+        'ms',
+        'the floor: one merge patch of a ConfigMap → its watch event (a controller needs two such writes), median',
+      );
+      found.figure('latency-floor-p99', percentile(floor.samples, 99), 'ms', 'the floor, 99th percentile');
       found.figure(
         'vs-trust-manager-latency-ratio',
         p(mine, 50) / p(theirs, 50),
