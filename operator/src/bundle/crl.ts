@@ -7,163 +7,25 @@
 // passed its nextUpdate or that OpenSSL cannot use, makes nginx refuse every client of that CA.
 import { constants, createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { sha256Fingerprint } from './certificate.ts';
+import {
+  children,
+  DerError,
+  hex,
+  integerHex,
+  nameText,
+  node,
+  oidText,
+  TAG,
+  time,
+  value,
+  want,
+  whole,
+  type Node,
+} from './asn1.ts';
 import { signatureAlgorithm } from './der.ts';
 import type { CertificateInfo, CrlInfo, CrlStatus, Policy, Problem, ProblemCode, Severity } from './types.ts';
 
-// ---- a minimal DER reader ----
-
-interface Node {
-  tag: number;
-  /** Offset of the tag byte. */
-  at: number;
-  /** Offset of the value, and just past it. */
-  start: number;
-  end: number;
-}
-
-const TAG = {
-  boolean: 0x01,
-  integer: 0x02,
-  bitString: 0x03,
-  octetString: 0x04,
-  oid: 0x06,
-  utcTime: 0x17,
-  generalizedTime: 0x18,
-  sequence: 0x30,
-  set: 0x31,
-  extensions: 0xa0,
-};
-
-class DerError extends Error {}
-
-function node(der: Uint8Array, at: number, limit: number): Node {
-  if (at + 2 > limit) throw new DerError(`truncated at byte ${at}`);
-  const tag = der[at]!;
-  if ((tag & 0x1f) === 0x1f) throw new DerError(`unsupported multi-byte tag at byte ${at}`);
-  const first = der[at + 1]!;
-  let start = at + 2;
-  let length = first;
-  if (first & 0x80) {
-    const count = first & 0x7f;
-    if (count === 0) throw new DerError(`indefinite length at byte ${at} (BER, not DER)`);
-    if (count > 4 || start + count > limit) throw new DerError(`bad length at byte ${at}`);
-    length = 0;
-    for (const byte of der.subarray(start, start + count)) length = length * 256 + byte;
-    start += count;
-  }
-  if (start + length > limit) throw new DerError(`value at byte ${at} runs past its container`);
-  return { tag, at, start, end: start + length };
-}
-
-function children(der: Uint8Array, parent: Node): Node[] {
-  const out: Node[] = [];
-  for (let at = parent.start; at < parent.end;) {
-    const child = node(der, at, parent.end);
-    out.push(child);
-    at = child.end;
-  }
-  return out;
-}
-
-function want(n: Node | undefined, tag: number, what: string): Node {
-  if (!n || n.tag !== tag) throw new DerError(`${what} is missing or malformed`);
-  return n;
-}
-
-const value = (der: Uint8Array, n: Node): Uint8Array => der.subarray(n.start, n.end);
-const whole = (der: Uint8Array, n: Node): Uint8Array => der.subarray(n.at, n.end);
-const hex = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-
-/** Dotted OID text; arcs may exceed 2^53, hence BigInt. */
-function oidText(bytes: Uint8Array): string {
-  const arcs: bigint[] = [];
-  let acc = 0n;
-  for (const byte of bytes) {
-    acc = (acc << 7n) | BigInt(byte & 0x7f);
-    if (byte < 0x80) {
-      arcs.push(acc);
-      acc = 0n;
-    }
-  }
-  const head = arcs.shift() ?? 0n;
-  const top = head < 40n ? 0n : head < 80n ? 1n : 2n;
-  return [top, head - top * 40n, ...arcs].join('.');
-}
-
-/** An INTEGER's magnitude as upper-case hex without leading zero bytes (as openssl prints serials). */
-function integerHex(bytes: Uint8Array): string {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  return hex(bytes.subarray(i)).toUpperCase();
-}
-
-const UTC_TIME = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/;
-const GENERALIZED_TIME = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/;
-
-function time(der: Uint8Array, n: Node | undefined, what: string): Date {
-  const text = n ? Buffer.from(value(der, n)).toString('latin1') : '';
-  const m =
-    n?.tag === TAG.utcTime
-      ? UTC_TIME.exec(text)
-      : n?.tag === TAG.generalizedTime
-        ? GENERALIZED_TIME.exec(text)
-        : null;
-  if (!m) throw new DerError(`${what} is not a UTCTime or GeneralizedTime in UTC`);
-  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  // RFC 5280 §4.1.2.5.1: a two-digit year YY ≥ 50 is 19YY, otherwise 20YY.
-  const fullYear = n!.tag === TAG.utcTime ? (year >= 50 ? 1900 : 2000) + year : year;
-  const date = new Date(Date.UTC(fullYear, month - 1, day, hour, minute, second));
-  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day)
-    throw new DerError(`${what} is not a date`);
-  return date;
-}
-
-// ---- names ----
-
-const ATTRIBUTE_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.5': 'serialNumber',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.15': 'businessCategory',
-  '2.5.4.97': 'organizationIdentifier',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-  '0.9.2342.19200300.100.1.1': 'UID',
-  '0.9.2342.19200300.100.1.25': 'DC',
-};
-
-function stringValue(der: Uint8Array, n: Node): string {
-  const bytes = Buffer.from(value(der, n));
-  if (n.tag === 0x1e) return bytes.swap16().toString('utf16le'); // BMPString
-  return bytes.toString(n.tag === 0x0c ? 'utf8' : 'latin1');
-}
-
-/** A Name in DER order, as the engine prints certificate subjects: `CN=Root, O=Bank, C=BR`. */
-function nameText(der: Uint8Array, name: Node): string {
-  return children(der, name)
-    .map((rdn) =>
-      children(der, want(rdn, TAG.set, 'a name component'))
-        .map((atv) => {
-          const [type, val] = children(der, want(atv, TAG.sequence, 'a name attribute'));
-          const oid = oidText(value(der, want(type, TAG.oid, 'a name attribute type')));
-          if (!val) throw new DerError('a name attribute has no value');
-          return `${ATTRIBUTE_NAMES[oid] ?? oid}=${stringValue(der, val)}`;
-        })
-        .join(' + '),
-    )
-    .join(', ');
-}
+// The DER primitives are shared with the certificate reader (./asn1.ts).
 
 /** Names compared as OpenSSL does in essence: attribute by attribute, case and spacing aside. */
 const nameKey = (text: string): string => text.toLowerCase().replace(/\s+/g, ' ');
@@ -249,7 +111,7 @@ export function parseCrl(der: Buffer): ParsedCrl {
   }
   let crlNumber: string | undefined;
   let unsupported: string | undefined;
-  if (fields[i]?.tag === TAG.extensions) {
+  if (fields[i]?.tag === TAG.explicit0) {
     const list = want(children(der, fields[i++]!)[0], TAG.sequence, 'crlExtensions');
     for (const ext of children(der, list)) {
       const parts = children(der, want(ext, TAG.sequence, 'an extension'));

@@ -1,65 +1,29 @@
-// Just enough DER to check a certificate's framing and read its signature algorithm;
-// node:crypto's X509Certificate does the real parsing but exposes neither.
-
-interface Tlv {
-  tag: number;
-  /** Offset of the value. */
-  start: number;
-  /** Offset just past the value. */
-  end: number;
-}
-
-function readTlv(der: Uint8Array, offset: number): Tlv | undefined {
-  if (offset + 2 > der.length) return undefined;
-  const tag = der[offset]!;
-  let len = der[offset + 1]!;
-  let start = offset + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4 || start + n > der.length) return undefined;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + der[start + i]!;
-    start += n;
-  }
-  const end = start + len;
-  return end > der.length ? undefined : { tag, start, end };
-}
+// A certificate's framing and its signature algorithm, by name and strength.
+import { children, node, oidText, TAG, value, want } from './asn1.ts';
 
 /** Why the bytes are not one framed DER certificate, or undefined when they are. */
 export function certificateFramingError(der: Uint8Array): string | undefined {
-  const outer = readTlv(der, 0);
-  if (!outer || outer.tag !== 0x30) return 'not a DER SEQUENCE';
+  let outer;
+  try {
+    outer = node(der, 0, der.length);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (outer.tag !== TAG.sequence) return 'not a DER SEQUENCE';
   if (outer.end < der.length) return `${der.length - outer.end} bytes after the certificate`;
   return undefined;
 }
 
-function decodeOid(bytes: Uint8Array): string {
-  const parts: number[] = [];
-  let value = 0;
-  for (const b of bytes) {
-    value = value * 128 + (b & 0x7f);
-    if (!(b & 0x80)) {
-      if (parts.length === 0) {
-        const first = value < 80 ? Math.floor(value / 40) : 2;
-        parts.push(first, value - first * 40);
-      } else parts.push(value);
-      value = 0;
-    }
-  }
-  return parts.join('.');
-}
-
 /** OID of Certificate.signatureAlgorithm (RFC 5280 §4.1.1.2), or undefined if unreadable. */
 export function signatureAlgorithmOid(der: Uint8Array): string | undefined {
-  const cert = readTlv(der, 0);
-  if (!cert) return undefined;
-  const tbs = readTlv(der, cert.start);
-  if (!tbs) return undefined;
-  const algId = readTlv(der, tbs.end);
-  if (!algId || algId.tag !== 0x30) return undefined;
-  const oid = readTlv(der, algId.start);
-  if (!oid || oid.tag !== 0x06) return undefined;
-  return decodeOid(der.subarray(oid.start, oid.end));
+  try {
+    const [, algId] = children(der, node(der, 0, der.length));
+    return oidText(
+      value(der, want(children(der, want(algId, TAG.sequence, 'signatureAlgorithm'))[0], TAG.oid, 'OID')),
+    );
+  } catch {
+    return undefined;
+  }
 }
 
 export interface SignatureAlgorithm {

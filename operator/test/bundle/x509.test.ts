@@ -108,7 +108,7 @@ test('mutated certificates: whatever the engine parses, OpenSSL parses, and the 
 
 test('structural errors are refused with a reason', () => {
   const der = Buffer.from(samples[0]![1]);
-  expect(() => readCertificate(der.subarray(0, der.length - 1))).toThrow(/past its parent|truncated/);
+  expect(() => readCertificate(der.subarray(0, der.length - 1))).toThrow(/past its container|truncated/);
   expect(() => readCertificate(Buffer.concat([der, Buffer.from([0])]))).toThrow(
     /bytes after the certificate/,
   );
