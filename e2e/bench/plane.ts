@@ -34,14 +34,18 @@ export class BenchPlane {
     this.client = new KubeClient(this.kubeConfig);
   }
 
-  static async open(): Promise<BenchPlane> {
+  /** `workloads`: also kube-controller-manager, kube-scheduler and a KWOK node, so rollouts complete. */
+  static async open(options: { workloads?: boolean } = {}): Promise<BenchPlane> {
     if (process.env.KUBECONFIG) {
       console.log(`bench: using the cluster of KUBECONFIG=${process.env.KUBECONFIG}`);
       return new BenchPlane(process.env.KUBECONFIG, false);
     }
-    console.log(`bench: starting a control plane (etcd + kube-apiserver) in ${BENCH_CLUSTER_DIR}`);
+    const what = options.workloads
+      ? 'etcd, kube-apiserver, controllers, a KWOK node'
+      : 'etcd + kube-apiserver';
+    console.log(`bench: starting a control plane (${what}) in ${BENCH_CLUSTER_DIR}`);
     const t0 = Date.now();
-    await runClusterScript(BENCH_CLUSTER_DIR, ['up', '--no-workloads']);
+    await runClusterScript(BENCH_CLUSTER_DIR, options.workloads ? ['up'] : ['up', '--no-workloads']);
     const env = readClusterEnv(BENCH_CLUSTER_DIR);
     if (!env.KUBECONFIG) throw new Error(`${BENCH_CLUSTER_DIR}/env names no KUBECONFIG`);
     // Children (operators, kubectl) inherit them, until close().

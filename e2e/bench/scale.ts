@@ -337,8 +337,8 @@ export class ScaleRun {
       f.details.restartRequests = Object.fromEntries(restart ?? []);
       f.note(
         `Idle: the issue asks for an idle hour; the run uses a ${windowSeconds} s window with a ${resync} s resync ` +
-          `(${resyncs} resyncs of all ${count} bundles), which exercises the same path ${Math.round(3600 / 600)}× more often ` +
-          'per bundle than an hour at the default 600 s resync would.',
+          `(${resyncs} resyncs of all ${count} bundles, ${r1 - r0} reconciles); an idle hour at the default 600 s ` +
+          'resync is 6 resyncs per bundle. Every mutating request in the window counts as a write.',
       );
     } finally {
       for (const u of unsubscribe) u();
