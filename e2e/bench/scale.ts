@@ -240,6 +240,12 @@ export class ScaleRun {
       'requests',
       `API requests (all verbs but WATCH) / reconciles (${r.requests} / ${r.reconciles}) during the cold start`,
     );
+    f.figure(
+      `requests-per-bundle-${count}`,
+      r.requests / count,
+      'requests',
+      `API requests (all verbs but WATCH) per bundle during the cold start`,
+    );
     f.details[`requests-${count}`] = Object.fromEntries(r.delta ?? []);
     f.details[`cpu-seconds-${count}`] = r.cpu;
     if (count >= 1000) {
