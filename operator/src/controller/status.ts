@@ -187,7 +187,7 @@ function rolloutsCondition(rollouts: RolloutTargetStatus[] | undefined): Conditi
     type,
     status: 'True',
     reason: 'Complete',
-    message: `${plural(rollouts.length, 'workload')} run with the bundle`,
+    message: `${plural(rollouts.length, 'workload')} ${rollouts.length === 1 ? 'runs' : 'run'} with the bundle`,
   };
 }
 
