@@ -1,5 +1,5 @@
 // List, then watch from the list's resourceVersion; re-list on 410 Gone; reconnect with backoff
-// after errors; keep a transformed copy of each object (never its managedFields) so caches stay small.
+// after errors; keep a transformed copy of each object so caches stay small.
 import { isGone, type KubeClient, type Query, type WatchEvent } from './client.ts';
 
 export interface ObjectMeta {
@@ -39,13 +39,6 @@ const HEALTHY_WATCH_MS = 5_000;
 interface ListResponse<R> {
   metadata: { resourceVersion: string; continue?: string };
   items: R[];
-}
-
-/** Server-side apply bookkeeping: sizeable on every object, never read by the controller. */
-function withoutManagedFields<R extends { metadata?: ObjectMeta }>(raw: R): R {
-  if (raw.metadata && 'managedFields' in raw.metadata)
-    delete (raw.metadata as { managedFields?: unknown }).managedFields;
-  return raw;
 }
 
 export class Reflector<R extends { metadata?: ObjectMeta }, T> {
@@ -107,7 +100,7 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
         signal: this.abort.signal,
       });
       for (const raw of page.items) {
-        const obj = transform(withoutManagedFields(raw));
+        const obj = transform(raw);
         fresh.set(keyOf(obj), obj);
       }
       continueToken = page.metadata.continue || undefined;
@@ -136,7 +129,7 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
     const rv = event.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (event.type === 'BOOKMARK') return;
-    const obj = transform(withoutManagedFields(event.object));
+    const obj = transform(event.object);
     const key = keyOf(obj);
     if (event.type === 'DELETED') {
       const old = this.store.get(key);
