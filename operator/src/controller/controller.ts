@@ -113,6 +113,8 @@ export class TrustBundleController {
   private readonly lastStatus = new Map<string, string>();
   private started = false;
   private clusterTrustBundlePath?: string;
+  /** Target → the resourceVersion of the operator's last write to it. */
+  private readonly ownWrites = new Map<string, string>();
 
   constructor(options: ControllerOptions) {
     this.o = {
@@ -151,9 +153,15 @@ export class TrustBundleController {
     });
     const onTarget =
       (kind: string) =>
-      (t: { namespace: string; name: string; owner?: string }): void => {
+      (t: { namespace: string; name: string; owner?: string; resourceVersion?: string }): void => {
+        const ref = targetRef(kind, t.namespace, t.name);
+        // The echo of this operator's own write brings nothing new: no second reconcile for it.
+        if (t.resourceVersion && this.ownWrites.get(ref) === t.resourceVersion) {
+          this.ownWrites.delete(ref);
+          return;
+        }
         if (t.owner) this.queue.add(t.owner);
-        this.enqueueUsers(targetRef(kind, t.namespace, t.name));
+        this.enqueueUsers(ref);
       };
     const targetCaches = (
       kind: string,
@@ -640,6 +648,10 @@ export class TrustBundleController {
     const ref = { name: tb.metadata.name!, uid: tb.metadata.uid };
     try {
       const result = await target.publish(bundle, ref.name);
+      if (result.resourceVersion) {
+        const where = base as { namespace?: string; name?: string };
+        this.ownWrites.set(targetRef(kind, where.namespace ?? '', where.name ?? ''), result.resourceVersion);
+      }
       if (result.state === 'Conflict') {
         this.o.events.record(ref, 'Warning', 'TargetConflict', result.message ?? target.id);
         return { ...base, state: 'Failed', ...(result.message ? { message: result.message } : {}) };

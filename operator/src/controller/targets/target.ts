@@ -11,6 +11,8 @@ export interface TargetResult {
   state: 'Synced' | 'Conflict' | 'Failed';
   /** True when this reconcile wrote to the target. */
   wrote: boolean;
+  /** The resourceVersion the write produced, so its own watch event is not taken for news. */
+  resourceVersion?: string;
   message?: string;
 }
 
@@ -81,8 +83,13 @@ export abstract class ObjectTarget implements Target {
       labels: { [BUNDLE_LABEL]: bundleName },
       annotations: { [BUNDLE_HASH_ANNOTATION]: bundle.hash, ...want.annotations },
     });
-    await this.deps.client.apply(await this.path(), body, FIELD_MANAGER);
-    return { state: 'Synced', wrote: true };
+    const written = await this.deps.client.apply<{ metadata?: { resourceVersion?: string } }>(
+      await this.path(),
+      body,
+      FIELD_MANAGER,
+    );
+    const resourceVersion = written?.metadata?.resourceVersion;
+    return { state: 'Synced', wrote: true, ...(resourceVersion ? { resourceVersion } : {}) };
   }
 
   /** The cached digests equal those of what this bundle would write (for deterministic content). */
