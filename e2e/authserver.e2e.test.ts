@@ -7,13 +7,19 @@ import {
   clients,
   createTestNamespace,
   uniqueSuffix,
-  kubectl,
   waitFor,
 } from './harness/kube.ts';
 import { OpenSSL, type TestCert } from '../operator/test/support/openssl.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
-import { applyBundle, condition, deleteBundle, readSecret, waitForBundle } from './support/trustbundles.ts';
+import {
+  applyBundle,
+  condition,
+  deleteBundle,
+  readSecret,
+  waitForBundle,
+  bundleEvents,
+} from './support/trustbundles.ts';
 import type { TrustBundleSpec } from '../operator/src/api/v1alpha1.ts';
 
 jest.setTimeout(120_000);
@@ -163,17 +169,9 @@ test('a console edit of root_cas is put back, with an Event', async () => {
       JSON.stringify(fingerprints(acp.serverObject('openbanking_brasil').root_cas)) === JSON.stringify(held),
     { timeoutMs: 20_000 },
   );
-  const events = await kubectl([
-    'get',
-    'events',
-    '-n',
-    'default',
-    '--field-selector',
-    `involvedObject.name=${name}`,
-    '-o',
-    'jsonpath={.items[*].message}',
-  ]);
-  expect(events).toMatch(/root_cas had been changed there; restored/);
+  expect((await bundleEvents(name)).map((e) => e.message)).toContainEqual(
+    expect.stringMatching(/root_cas had been changed there; restored/),
+  );
 });
 
 test('wrong credentials: condition False with the reason and no secret, Secret targets still sync', async () => {

@@ -18,6 +18,7 @@ import {
   readSecret,
   subjectsOf,
   waitForBundle,
+  bundleEvents,
 } from './support/trustbundles.ts';
 
 jest.setTimeout(120_000);
@@ -269,17 +270,9 @@ test('drift is corrected: a hand edit and a deletion of the target are put back'
   await waitForTarget(t, ['C=BR, O=Bank, CN=CA1']);
   await kubectl(['-n', apim, 'delete', 'secret', t]);
   await waitForTarget(t, ['C=BR, O=Bank, CN=CA1']);
-  const events = await kubectl([
-    'get',
-    'events',
-    '-n',
-    'default',
-    '--field-selector',
-    `involvedObject.name=${name}`,
-    '-o',
-    'jsonpath={.items[*].reason}',
-  ]);
-  expect(events).toMatch(/DriftCorrected/);
+  expect((await bundleEvents(name)).map((e) => e.reason)).toContainEqual(
+    expect.stringMatching(/DriftCorrected/),
+  );
 });
 
 test('two bundles writing one Secret: the second is refused and nothing flaps', async () => {

@@ -29,6 +29,7 @@ import {
   readSecret,
   subjectsOf,
   waitForBundle,
+  bundleEvents,
 } from './support/trustbundles.ts';
 import { applyWorkload, templateHash } from './support/workloads.ts';
 
@@ -227,13 +228,10 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
     .readNamespacedLease({ namespace: system, name: fullname });
   expect(lease.spec?.holderIdentity).toMatch(/^rbac-e2e_/);
   const events = await waitFor('a Published event for the bundle', async () => {
-    const list = await clients().core.listNamespacedEvent({
-      namespace: 'default',
-      fieldSelector: `involvedObject.name=${name}`,
-    });
-    return list.items.some((e) => e.reason === 'Published') && list.items;
+    const list = await bundleEvents(name);
+    return list.some((e) => e.reason === 'Published') && list;
   });
-  expect(events.map((e) => e.involvedObject.kind)).toContain('TrustBundle');
+  expect(events.map((e) => e.kind)).toContain('TrustBundle');
 
   // Nothing the operator tried on the way was refused or failed.
   expect(logLinesAboutUs(/"level":"(warn|error|fatal)"|forbidden/i)).toEqual([]);

@@ -4,7 +4,14 @@ import { jest } from '@jest/globals';
 import { cleanupTestNamespaces, createTestNamespace, kubectl, uniqueSuffix } from './harness/kube.ts';
 import { OpenSSL } from '../operator/test/support/openssl.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
-import { applyBundle, condition, deleteBundle, readSecret, waitForBundle } from './support/trustbundles.ts';
+import {
+  applyBundle,
+  condition,
+  deleteBundle,
+  readSecret,
+  waitForBundle,
+  bundleEvents,
+} from './support/trustbundles.ts';
 import {
   applyWorkload,
   replicaSetCount,
@@ -198,17 +205,9 @@ test('a workload that never becomes ready times out, and other bundles are still
     { timeoutMs: 90_000 },
   );
   expect(condition(tb, 'RolloutsComplete')!.message).toMatch(/progress deadline|did not finish/);
-  const events = await kubectl([
-    'get',
-    'events',
-    '-n',
-    'default',
-    '--field-selector',
-    `involvedObject.name=${name}`,
-    '-o',
-    'jsonpath={.items[*].reason}',
-  ]);
-  expect(events).toMatch(/RolloutFailed/);
+  expect((await bundleEvents(name)).map((e) => e.reason)).toContainEqual(
+    expect.stringMatching(/RolloutFailed/),
+  );
 });
 
 test('a missing workload is reported, not invented', async () => {

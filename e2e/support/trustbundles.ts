@@ -21,6 +21,21 @@ export async function getBundle(name: string): Promise<TrustBundle | undefined> 
   }
 }
 
+/** Events about a TrustBundle (cluster-scoped objects' events live in `default`). */
+export async function bundleEvents(
+  name: string,
+): Promise<{ kind: string; reason: string; message: string }[]> {
+  const list = await clients().core.listNamespacedEvent({
+    namespace: 'default',
+    fieldSelector: `involvedObject.name=${name}`,
+  });
+  return list.items.map((e) => ({
+    kind: e.involvedObject.kind ?? '',
+    reason: e.reason ?? '',
+    message: e.message ?? '',
+  }));
+}
+
 export async function deleteBundle(name: string): Promise<void> {
   await kubectl(['delete', 'trustbundle', name, '--ignore-not-found', '--wait=false']);
 }
