@@ -123,22 +123,12 @@ export function buildBundle(
   for (const { cert, sources: from } of ordered) {
     const verdict = judge(cert, from, p, now);
     problems.push(...verdict.problems);
+    const { signature, selfSignatureValid: _checked, ...facts } = cert;
     certificates.push({
-      subject: cert.subject,
-      issuer: cert.issuer,
-      serialNumber: cert.serialNumber,
-      fingerprintSHA256: cert.fingerprintSHA256,
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
-      keyAlgorithm: cert.keyAlgorithm,
-      keySize: cert.keySize,
-      ...(cert.curve ? { curve: cert.curve } : {}),
-      signatureAlgorithm: cert.signature.name,
-      isCA: cert.isCA,
-      selfSigned: cert.selfSigned,
+      ...facts,
+      signatureAlgorithm: signature.name,
       sources: from,
       status: verdict.status,
-      der: cert.der,
     });
   }
 

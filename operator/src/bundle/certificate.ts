@@ -4,25 +4,15 @@
 // a resync re-parses nothing.
 import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { signatureAlgorithmByOid, type SignatureAlgorithm } from './der.ts';
+import type { CertificateInfo } from './types.ts';
 import { readCertificate, type CertificateFacts } from './x509.ts';
 
-export interface ParsedCertificate {
-  subject: string;
-  issuer: string;
-  serialNumber: string;
-  fingerprintSHA256: string;
-  notBefore: Date;
-  notAfter: Date;
-  keyAlgorithm: string;
-  keySize: number;
-  curve?: string;
+/** A certificate's facts, before the policy gives it a status and dedupe lists its sources. */
+export type ParsedCertificate = Omit<CertificateInfo, 'signatureAlgorithm' | 'sources' | 'status'> & {
   signature: SignatureAlgorithm;
-  isCA: boolean;
-  selfSigned: boolean;
   /** For a self-issued certificate: does its signature verify with its own key? */
   selfSignatureValid?: boolean;
-  der: Buffer;
-}
+};
 
 /** The digest node:crypto verifies a signature with, by signature algorithm; null for EdDSA. */
 const VERIFY_DIGEST: Record<string, string | null> = {
