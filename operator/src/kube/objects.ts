@@ -1,6 +1,6 @@
 // Per-namespace caches of the objects bundles read (source Secrets and ConfigMaps) and write
 // (target Secrets), started on first use so the operator only watches where bundles point.
-import type { KubeClient } from './client.ts';
+import type { KubeClient, Query } from './client.ts';
 import { Reflector, type ObjectMeta, type ReflectorHandlers } from './reflector.ts';
 
 export type SourceKind = 'Secret' | 'ConfigMap';
@@ -30,21 +30,44 @@ export const isPrivateKeyName = (key: string): boolean => /(^|[._-])key$/i.test(
 export const objectKey = (kind: string, namespace: string, name: string): string =>
   `${kind}/${namespace}/${name}`;
 
+/** What every cached object keeps: its name and the resourceVersion a re-list compares. */
+export interface CachedObject {
+  name: string;
+  resourceVersion: string;
+}
+
 export interface NamespacedCacheOptions {
   client: KubeClient;
   resyncMs: number;
   onError: (err: unknown, what: string) => void;
 }
 
-export abstract class NamespacedCaches<R extends RawObject, T> {
+export abstract class NamespacedCaches<R extends { metadata?: ObjectMeta }, T extends CachedObject> {
   protected readonly reflectors = new Map<string, Reflector<R, T>>();
   protected readonly options: NamespacedCacheOptions;
+  private readonly handlers: ReflectorHandlers<T>;
 
-  constructor(options: NamespacedCacheOptions) {
+  constructor(options: NamespacedCacheOptions, handlers: ReflectorHandlers<T>) {
     this.options = options;
+    this.handlers = handlers;
   }
 
   protected abstract create(kind: string, namespace: string): Reflector<R, T>;
+
+  /** A reflector of one collection, objects keyed by name, errors reported as `what`. */
+  protected watch(what: string, path: string, transform: (raw: R) => T, query?: Query): Reflector<R, T> {
+    return new Reflector<R, T>({
+      client: this.options.client,
+      path,
+      ...(query ? { query } : {}),
+      transform,
+      keyOf: (o) => o.name,
+      resourceVersionOf: (o) => o.resourceVersion,
+      handlers: this.handlers,
+      resyncMs: this.options.resyncMs,
+      onError: (err) => this.options.onError(err, what),
+    });
+  }
 
   protected reflector(kind: string, namespace: string): Reflector<R, T> {
     const id = `${kind}/${namespace}`;
@@ -86,16 +109,14 @@ export abstract class NamespacedCaches<R extends RawObject, T> {
 
 export class SourceCaches extends NamespacedCaches<RawObject, SourceObject> {
   private readonly isReferenced: (key: string) => boolean;
-  private readonly handlers: ReflectorHandlers<SourceObject>;
 
   constructor(
     options: NamespacedCacheOptions,
     isReferenced: (key: string) => boolean,
     handlers: ReflectorHandlers<SourceObject>,
   ) {
-    super(options);
+    super(options, handlers);
     this.isReferenced = isReferenced;
-    this.handlers = handlers;
   }
 
   private transform(kind: SourceKind, raw: RawObject, keepData: boolean): SourceObject {
@@ -124,17 +145,11 @@ export class SourceCaches extends NamespacedCaches<RawObject, SourceObject> {
 
   protected create(kind: string, namespace: string): Reflector<RawObject, SourceObject> {
     const k = kind as SourceKind;
-    return new Reflector<RawObject, SourceObject>({
-      client: this.options.client,
-      path: `/api/v1/namespaces/${namespace}/${k === 'Secret' ? 'secrets' : 'configmaps'}`,
-      transform: (raw) =>
-        this.transform(k, raw, this.isReferenced(objectKey(k, namespace, raw.metadata?.name ?? ''))),
-      keyOf: (o) => o.name,
-      resourceVersionOf: (o) => o.resourceVersion,
-      handlers: this.handlers,
-      resyncMs: this.options.resyncMs,
-      onError: (err) => this.options.onError(err, `watch ${kind}s in ${namespace}`),
-    });
+    return this.watch(
+      `watch ${kind}s in ${namespace}`,
+      `/api/v1/namespaces/${namespace}/${k === 'Secret' ? 'secrets' : 'configmaps'}`,
+      (raw) => this.transform(k, raw, this.isReferenced(objectKey(k, namespace, raw.metadata?.name ?? ''))),
+    );
   }
 
   /**
@@ -190,7 +205,6 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
   private readonly label: string;
   private readonly digest: (value: string) => string;
   private readonly kind: TargetKindOptions;
-  private readonly handlers: ReflectorHandlers<TargetObject>;
 
   constructor(
     options: NamespacedCacheOptions,
@@ -199,19 +213,17 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
     digest: (value: string) => string,
     handlers: ReflectorHandlers<TargetObject>,
   ) {
-    super(options);
+    super(options, handlers);
     this.kind = kind;
     this.label = label;
     this.digest = digest;
-    this.handlers = handlers;
   }
 
   protected create(kind: string, namespace: string): Reflector<RawTarget, TargetObject> {
-    return new Reflector<RawTarget, TargetObject>({
-      client: this.options.client,
-      path: this.kind.path(namespace),
-      query: { labelSelector: this.label },
-      transform: (raw) => {
+    return this.watch(
+      `watch target ${kind}s in ${namespace || 'the cluster'}`,
+      this.kind.path(namespace),
+      (raw) => {
         const m = raw.metadata ?? {};
         const digests = new Map<string, string>();
         for (const [k, v] of Object.entries(this.kind.contents(raw))) digests.set(k, this.digest(v));
@@ -224,12 +236,8 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
           digests,
         };
       },
-      keyOf: (o) => o.name,
-      resourceVersionOf: (o) => o.resourceVersion,
-      handlers: this.handlers,
-      resyncMs: this.options.resyncMs,
-      onError: (err) => this.options.onError(err, `watch target ${kind}s in ${namespace || 'the cluster'}`),
-    });
+      { labelSelector: this.label },
+    );
   }
 
   async read(kind: string, namespace: string, name: string): Promise<TargetObject | undefined> {

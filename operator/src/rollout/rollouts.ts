@@ -11,8 +11,8 @@ import {
   type RolloutTargetStatus,
 } from '../api/v1alpha1.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { NamespacedCaches, type NamespacedCacheOptions } from '../kube/objects.ts';
-import { Reflector, type ReflectorHandlers } from '../kube/reflector.ts';
+import { NamespacedCaches } from '../kube/objects.ts';
+import type { Reflector } from '../kube/reflector.ts';
 import { progressOf, toWorkload, type Workload } from './workload.ts';
 
 const PLURALS: Record<RolloutKind, string> = {
@@ -25,25 +25,13 @@ export const workloadRef = (kind: string, namespace: string, name: string): stri
   `${kind}/${namespace}/${name}`;
 
 export class WorkloadCaches extends NamespacedCaches<{ metadata?: { name?: string } }, Workload> {
-  private readonly handlers: ReflectorHandlers<Workload>;
-
-  constructor(options: NamespacedCacheOptions, handlers: ReflectorHandlers<Workload>) {
-    super(options);
-    this.handlers = handlers;
-  }
-
   protected create(kind: string, namespace: string): Reflector<{ metadata?: { name?: string } }, Workload> {
     const k = kind as RolloutKind;
-    return new Reflector({
-      client: this.options.client,
-      path: `/apis/apps/v1/namespaces/${namespace}/${PLURALS[k]}`,
-      transform: (raw) => toWorkload(k, raw as Parameters<typeof toWorkload>[1], BUNDLE_HASH_ANNOTATION),
-      keyOf: (w) => w.name,
-      resourceVersionOf: () => undefined,
-      handlers: this.handlers,
-      resyncMs: 0,
-      onError: (err) => this.options.onError(err, `watch ${kind}s in ${namespace}`),
-    });
+    return this.watch(
+      `watch ${kind}s in ${namespace}`,
+      `/apis/apps/v1/namespaces/${namespace}/${PLURALS[k]}`,
+      (raw) => toWorkload(k, raw as Parameters<typeof toWorkload>[1], BUNDLE_HASH_ANNOTATION),
+    );
   }
 
   async resolve(target: RolloutTarget): Promise<{ workloads: Workload[]; missing?: string }> {

@@ -6,6 +6,8 @@ export interface Workload {
   kind: RolloutKind;
   namespace: string;
   name: string;
+  /** Compared by a re-list, so changes made while a watch was down are still delivered. */
+  resourceVersion: string;
   labels: Record<string, string>;
   generation: number;
   observedGeneration: number;
@@ -27,7 +29,13 @@ export interface Workload {
 }
 
 interface RawWorkload {
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; generation?: number };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    generation?: number;
+  };
   spec?: {
     replicas?: number;
     paused?: boolean;
@@ -62,6 +70,7 @@ export function toWorkload(kind: RolloutKind, raw: RawWorkload, annotation: stri
     kind,
     namespace: m.namespace ?? '',
     name: m.name ?? '',
+    resourceVersion: m.resourceVersion ?? '',
     labels: m.labels ?? {},
     generation: m.generation ?? 0,
     observedGeneration: st.observedGeneration ?? 0,
