@@ -1,13 +1,17 @@
-// `trustbundle pki ca|client|sign-csr`: a test PKI for sandboxes and tests, no openssl needed.
+// `trustbundle pki ca|client|sign-csr|crl`: a test PKI for sandboxes and tests, no openssl needed.
+import { X509Certificate } from 'node:crypto';
 import {
   createCA,
+  createCrl,
   issueClientCertificate,
   loadAuthority,
   parseKeySpec,
+  revocationOf,
   signCertificationRequest,
   type Authority,
   type HashName,
   type KeySpec,
+  type Revocation,
   type Validity,
 } from '../pki/index.ts';
 import {
@@ -275,4 +279,82 @@ ${SIGNING_HELP(365)}
   },
 };
 
-export const PKI_COMMANDS: Command[] = [ca, client, signCsr];
+const crl: Command = {
+  name: 'crl',
+  summary: "write the CA's certificate revocation list, listing the certificates it revoked",
+  help: `Usage: trustbundle pki crl --ca-cert FILE --ca-key FILE --out FILE [--revoke CERT]... [options]
+
+Writes a v2 CRL signed by the CA, as \`openssl ca -gencrl\` does: issuer, thisUpdate, nextUpdate,
+the revoked serial numbers, authority key identifier and cRLNumber. Without --revoke or
+--revoke-serial the CRL is empty, which is what a CA publishes when it revoked nothing (nginx with
+ssl_crl needs a current CRL for every CA it trusts, empty or not).
+
+Options:
+${CA_HELP}
+  --revoke FILE              a certificate (PEM) the CA issued and revokes (repeatable)
+  --revoke-serial HEX        a serial number the CA revokes (repeatable)
+  --hours N                  nextUpdate − thisUpdate in hours (default 168: a week)
+  --this-update TIME         thisUpdate, ISO 8601 (default: a minute ago)
+  --next-update TIME         nextUpdate, ISO 8601 (a past date makes a stale CRL for tests)
+  --hash H                   digest of the signature: ${HASHES.join(', ')} (default sha256)
+  --out FILE                 the CRL (PEM "X509 CRL"; - for stdout)
+  -h, --help                 show this help`,
+  async run(args) {
+    const p = parse(
+      args,
+      {
+        ...CA_OPTIONS,
+        revoke: { type: 'string', multiple: true },
+        'revoke-serial': { type: 'string', multiple: true },
+        hours: { type: 'string' },
+        'this-update': { type: 'string' },
+        'next-update': { type: 'string' },
+        hash: { type: 'string' },
+        out: { type: 'string' },
+      },
+      false,
+    );
+    noPositionals(p);
+    const out = requiredString(p, 'out');
+    const hours = optionalInteger(p, 'hours', 1);
+    const thisUpdate = optionalDate(p, 'this-update');
+    const nextUpdate = optionalDate(p, 'next-update');
+    if (hours !== undefined && nextUpdate) throw new UsageError('give --hours or --next-update, not both');
+    const hash = oneOf(p, 'hash', HASHES);
+    const issuer = await authority(p);
+    const revoked: Revocation[] = [];
+    for (const file of strings(p, 'revoke')) {
+      let certificate: X509Certificate;
+      try {
+        certificate = new X509Certificate(await readInput(file, 1024 * 1024));
+      } catch {
+        throw new UsageError(`--revoke ${file}: not a readable PEM certificate`);
+      }
+      try {
+        revoked.push(revocationOf(issuer, certificate));
+      } catch (err) {
+        throw new UsageError(`--revoke ${file}: ${(err as Error).message}`);
+      }
+    }
+    for (const serialNumber of strings(p, 'revoke-serial')) revoked.push({ serialNumber });
+    let made;
+    try {
+      made = createCrl(issuer, {
+        revoked,
+        ...(hours !== undefined ? { hours } : {}),
+        ...(thisUpdate ? { thisUpdate } : {}),
+        ...(nextUpdate ? { nextUpdate } : {}),
+        ...(hash ? { hash } : {}),
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    await writeFileAtomic(out, made.pem);
+    if (out !== '-') {
+      writeErr(`wrote ${out}: ${revoked.length} revoked, next update ${made.nextUpdate.toISOString()}`);
+    }
+    return EXIT.ok;
+  },
+};
+
+export const PKI_COMMANDS: Command[] = [ca, client, signCsr, crl];

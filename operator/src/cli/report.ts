@@ -29,7 +29,9 @@ export function problemLine(p: Problem): string {
 export function summaryLine(report: BuildReport): string {
   if (report.bundle) {
     const n = report.bundle.certificates.length;
-    return `accepted: ${n} certificate${n === 1 ? '' : 's'}, bundle ${report.bundle.hash}`;
+    const crls = report.bundle.crls.length;
+    const withCrl = crls > 0 ? ` and ${crls} CRL${crls === 1 ? '' : 's'}` : '';
+    return `accepted: ${n} certificate${n === 1 ? '' : 's'}${withCrl}, bundle ${report.bundle.hash}`;
   }
   const errors = report.problems.filter((p) => p.severity === 'error').length;
   return `rejected: ${errors} error${errors === 1 ? '' : 's'}; no bundle would be published`;
@@ -53,6 +55,19 @@ export function renderTable(report: BuildReport): string {
     }
     lines.push(table(rows));
   }
+  if (report.crls.length > 0) {
+    const rows = [['CRL ISSUER', 'THIS UPDATE', 'NEXT UPDATE', 'REVOKED', 'STATUS']];
+    for (const c of report.crls) {
+      rows.push([
+        truncate(c.issuer, 60),
+        c.thisUpdate.toISOString().slice(0, 16),
+        c.nextUpdate?.toISOString().slice(0, 16) ?? '-',
+        String(c.revokedCount),
+        c.status,
+      ]);
+    }
+    lines.push('', table(rows));
+  }
   if (report.problems.length > 0) lines.push('', ...report.problems.map(problemLine));
   lines.push('', summaryLine(report));
   return lines.join('\n') + '\n';
@@ -66,6 +81,15 @@ export function reportJson(report: BuildReport): object {
       const { der: _der, ...facts } = c;
       return { ...facts, problems: problemsOf(report, c).map((p) => p.code) };
     }),
+    ...(report.crls.length > 0
+      ? {
+          crls: report.crls.map((c) => {
+            const { der: _der, ...facts } = c;
+            return facts;
+          }),
+          crlPublished: report.bundle?.crl !== undefined,
+        }
+      : {}),
     problems: report.problems,
   };
 }

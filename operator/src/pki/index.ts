@@ -1,5 +1,6 @@
 export * from './authority.ts';
 export * from './client.ts';
+export * from './crl.ts';
 export * from './cnpj.ts';
 export * from './csr.ts';
 export * from './keys.ts';

@@ -51,13 +51,14 @@ export const parseDer = (der: Uint8Array): Asn1 =>
     decodeBitStrings: false,
   });
 
-const seq = (items: Asn1[]): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, items);
-const prim = (type: forge.asn1.Type, bytes: string): Asn1 =>
+export const seq = (items: Asn1[]): Asn1 =>
+  asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, items);
+export const prim = (type: forge.asn1.Type, bytes: string): Asn1 =>
   asn1.create(asn1.Class.UNIVERSAL, type, false, bytes);
-const oid = (dotted: string): Asn1 => prim(asn1.Type.OID, asn1.oidToDer(dotted).getBytes());
+export const oid = (dotted: string): Asn1 => prim(asn1.Type.OID, asn1.oidToDer(dotted).getBytes());
 const octets = (bytes: Buffer): Asn1 => prim(asn1.Type.OCTETSTRING, toBinary(bytes));
 
-function time(date: Date): Asn1 {
+export function time(date: Date): Asn1 {
   // RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
   const year = date.getUTCFullYear();
   return year < 2050 && year >= 1950
@@ -130,7 +131,8 @@ export const dnsSubjectAltName = (names: string[]): Extension => ({
   value: seq(names.map((n) => asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, n))),
 });
 
-function extensionsAsn1(extensions: Extension[]): Asn1 {
+/** Extensions, wrapped in the EXPLICIT context tag a TBSCertificate ([3]) or TBSCertList ([0]) gives them. */
+export function extensionsAsn1(extensions: Extension[], tag: 0 | 3): Asn1 {
   const items = extensions.map((e) =>
     seq([
       oid(e.oid),
@@ -138,7 +140,23 @@ function extensionsAsn1(extensions: Extension[]): Asn1 {
       prim(asn1.Type.OCTETSTRING, asn1.toDer(e.value).getBytes()),
     ]),
   );
-  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 3, true, [seq(items)]);
+  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, tag, true, [seq(items)]);
+}
+
+/**
+ * Signs a to-be-signed structure (TBSCertificate, TBSCertList): `tbsFields` gets the signature
+ * AlgorithmIdentifier, which goes both inside the TBS and after it.
+ */
+export function signStructure(
+  tbsFields: (algorithm: Asn1) => Asn1[],
+  issuerKey: KeyObject,
+  hash?: HashName,
+): Buffer {
+  const scheme = signatureScheme(issuerKey, hash);
+  const algorithm = seq([oid(scheme.oid), ...(scheme.nullParameters ? [prim(asn1.Type.NULL, '')] : [])]);
+  const tbs = seq(tbsFields(algorithm));
+  const signature = sign(scheme.digest, derOf(tbs), issuerKey);
+  return derOf(seq([tbs, algorithm, prim(asn1.Type.BITSTRING, '\x00' + toBinary(signature))]));
 }
 
 /** Builds the TBSCertificate from the template and signs it with the issuer's key. */
@@ -147,20 +165,20 @@ export function signCertificate(
   issuerKey: KeyObject,
   hash?: HashName,
 ): Certificate {
-  const scheme = signatureScheme(issuerKey, hash);
-  const algorithm = seq([oid(scheme.oid), ...(scheme.nullParameters ? [prim(asn1.Type.NULL, '')] : [])]);
-  const tbs = seq([
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [prim(asn1.Type.INTEGER, '\x02')]),
-    prim(asn1.Type.INTEGER, toBinary(template.serialNumber ?? randomSerial())),
-    algorithm,
-    template.issuer,
-    seq([time(template.notBefore), time(template.notAfter)]),
-    template.subject,
-    parseDer(template.publicKey.export({ type: 'spki', format: 'der' })),
-    ...(template.extensions.length > 0 ? [extensionsAsn1(template.extensions)] : []),
-  ]);
-  const signature = sign(scheme.digest, derOf(tbs), issuerKey);
-  const der = derOf(seq([tbs, algorithm, prim(asn1.Type.BITSTRING, '\x00' + toBinary(signature))]));
+  const der = signStructure(
+    (algorithm) => [
+      asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [prim(asn1.Type.INTEGER, '\x02')]),
+      prim(asn1.Type.INTEGER, toBinary(template.serialNumber ?? randomSerial())),
+      algorithm,
+      template.issuer,
+      seq([time(template.notBefore), time(template.notAfter)]),
+      template.subject,
+      parseDer(template.publicKey.export({ type: 'spki', format: 'der' })),
+      ...(template.extensions.length > 0 ? [extensionsAsn1(template.extensions, 3)] : []),
+    ],
+    issuerKey,
+    hash,
+  );
   return { der, pem: toPem(der) };
 }
 

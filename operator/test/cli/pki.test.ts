@@ -225,6 +225,69 @@ describe('trustbundle pki', () => {
     expect(listing(tmp.path)).not.toContain('nope.pem');
   });
 
+  test('crl: revokes TPP1 with --revoke; openssl refuses TPP1 with the CRL and the engine reads it', () => {
+    const r = trustbundle(
+      [
+        'pki',
+        'crl',
+        '--ca-cert',
+        'ca1.pem',
+        '--ca-key',
+        'ca1.key',
+        '--revoke',
+        'tpp1.crt',
+        '--out',
+        'ca1.crl',
+      ],
+      opts,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^wrote ca1\.crl: 1 revoked, next update \d{4}-/);
+    const serial = new X509Certificate(read('tpp1.crt')).serialNumber;
+    expect(openssl(['crl', '-noout', '-text', '-in', 'ca1.crl'], opts).stdout).toContain(
+      `Serial Number: ${serial}`,
+    );
+    const check = openssl(
+      ['verify', '-crl_check', '-CAfile', 'ca1.pem', '-CRLfile', 'ca1.crl', 'tpp1.crt'],
+      opts,
+    );
+    expect(check.code).not.toBe(0);
+    expect(check.stderr).toMatch(/certificate revoked/);
+    const inspect = trustbundle(['inspect', '--json', 'ca1.pem', 'ca1.crl'], opts);
+    expect(inspect.code).toBe(0);
+    expect(JSON.parse(inspect.stdout)).toMatchObject({
+      crls: [{ revokedCount: 1, status: 'Accepted' }],
+      crlPublished: true,
+    });
+    const table = trustbundle(['inspect', 'ca1.pem', 'ca1.crl'], opts).stdout;
+    expect(table).toMatch(/^CRL ISSUER +THIS UPDATE +NEXT UPDATE +REVOKED +STATUS\n/m);
+    expect(table).toMatch(/^C=BR, O=CA 1, CN=CA 1 Root +\S+ +\S+ +1 +Accepted/m);
+    expect(table).toMatch(/accepted: 1 certificate and 1 CRL, bundle sha256:/);
+  });
+
+  test('crl writes to stdout, and a --revoke-serial is listed as given', () => {
+    const r = trustbundle(
+      [
+        'pki',
+        'crl',
+        '--ca-cert',
+        'ca2.pem',
+        '--ca-key',
+        'ca2.key',
+        '--revoke-serial',
+        '0A:BC',
+        '--hours',
+        '1',
+        '--out',
+        '-',
+      ],
+      opts,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^-----BEGIN X509 CRL-----\n/);
+    expect(openssl(['crl', '-noout', '-text'], { input: r.stdout }).stdout).toContain('Serial Number: 0ABC');
+  });
+
   const out = ['--out-cert', 'x.pem', '--out-key', 'x.key'];
   const ca = (...args: string[]) => ['ca', ...args, ...out];
   const client = (caCert: string, caKey: string, cnpj: string) => [
@@ -246,6 +309,31 @@ describe('trustbundle pki', () => {
     [client('ca1.pem', 'ca2.key', '11222333000181'), /the CA key does not belong to the CA certificate/],
     [client('tpp1.crt', 'tpp1.key', '11222333000181'), /is not a CA certificate/],
     [['sign-csr', '--ca-cert', 'ca1.pem', '--ca-key', 'ca1.key', '--out', 'x.pem'], /--csr is required/],
+    [['crl', '--ca-cert', 'ca1.pem', '--ca-key', 'ca1.key'], /--out is required/],
+    [
+      ['crl', '--ca-cert', 'ca2.pem', '--ca-key', 'ca2.key', '--revoke', 'tpp1.crt', '--out', 'x.crl'],
+      /--revoke tpp1\.crt: ".*CN=tpp1\.example\.com.*" was not issued by "C=BR, O=CA 2, CN=CA 2 Root"/,
+    ],
+    [
+      ['crl', '--ca-cert', 'ca1.pem', '--ca-key', 'ca1.key', '--revoke', 'ca1.key', '--out', 'x.crl'],
+      /--revoke ca1\.key: not a readable PEM certificate/,
+    ],
+    [
+      [
+        'crl',
+        '--ca-cert',
+        'ca1.pem',
+        '--ca-key',
+        'ca1.key',
+        '--hours',
+        '2',
+        '--next-update',
+        '2030-01-01',
+        '--out',
+        'x.crl',
+      ],
+      /--hours or --next-update/,
+    ],
     [['mint'], /unknown command "mint"/],
   ])('usage errors exit 2 and write nothing: %p', (args, why) => {
     const r = trustbundle(['pki', ...args], opts);
