@@ -5,7 +5,7 @@
 // for every CA, so a CRL file covering only one CA, or a CRL past its nextUpdate, locks out every
 // TPP of the CA concerned; the engine never publishes such a ca.crl.
 import { jest } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBundle } from '../operator/src/bundle/build.ts';
@@ -38,42 +38,27 @@ const build = (sources: Source[], policy: Partial<Policy> = {}): BuildReport => 
 
 let nginx: Nginx;
 let endpoint: IngressEndpoint;
-let crlFile: string;
-let crlInForce: string | undefined;
 let generation = 0;
 
-/**
- * Puts a CA file and, when given, a CRL file in force: nginx.ts writes ingress-nginx's
- * configuration; `ssl_crl` is added beside `ssl_verify_client` as ingress-nginx does when the
- * auth-tls-secret has a ca.crl.
- */
+/** Puts a CA file and, when given, a CRL file (`ssl_crl`, as ingress-nginx adds for a ca.crl) in force. */
 async function enforce(caPem: string, crlPem: string | undefined): Promise<void> {
-  if (crlPem) writeFileSync(crlFile, crlPem);
-  crlInForce = crlPem;
-  await nginx.apply(caPem, `crl-${++generation}`);
+  await nginx.apply(caPem, `crl-${++generation}`, crlPem);
   const conf = readFileSync(join(nginx.dir, 'nginx.conf'), 'utf8');
-  expect(conf.includes(`ssl_crl ${crlFile};`)).toBe(crlPem !== undefined);
+  expect(conf.includes(`ssl_crl ${nginx.clientCrlFile};`)).toBe(crlPem !== undefined);
 }
-
-/** nginx's verdicts on client certificates ($ssl_client_verify), one per request to the mTLS server, in order. */
-const verdictsLogged = (): string[] =>
-  readFileSync(join(nginx.dir, 'logs', 'access.log'), 'utf8')
-    .split('\n')
-    .map((line) => / verify=(.*?) subject="/.exec(line)?.[1])
-    .filter((v): v is string => v !== undefined && v !== '-'); // the plain-HTTP upstream logs "-"
 
 /**
  * The status curl and openssl s_client both got (they must agree), and nginx's verdict on the
  * client certificate from the access log lines of these two requests.
  */
 async function request(tpp: ClientCert): Promise<{ status: number; verify: string }> {
-  const before = verdictsLogged().length;
+  const before = nginx.clientVerdicts().length;
   const answers: HttpAnswer[] = await requestWithBoth(endpoint, tpp);
   expect(answers[0]!.status).toBe(answers[1]!.status);
   const verdicts = await waitFor(
     'nginx to log both requests',
     (seen) => {
-      const now = verdictsLogged();
+      const now = nginx.clientVerdicts();
       seen({ before, after: now.slice(before) });
       return now.length >= before + 2 && now.slice(before);
     },
@@ -86,15 +71,6 @@ async function request(tpp: ClientCert): Promise<{ status: number; verify: strin
 
 beforeAll(async () => {
   nginx = await Nginx.create({ dir: join(work, 'nginx') });
-  crlFile = join(nginx.dir, 'client-ca', 'ca.crl');
-  const base = nginx.config.bind(nginx);
-  nginx.config = (gen: string) => {
-    const conf = base(gen);
-    if (!crlInForce) return conf;
-    const withCrl = conf.replace(/^(\s*)(ssl_verify_client on;)$/m, `$1ssl_crl ${crlFile};\n$1$2`);
-    if (withCrl === conf) throw new Error('nginx.ts no longer writes "ssl_verify_client on;"');
-    return withCrl;
-  };
   endpoint = { host: '127.0.0.1', port: nginx.httpsPort, serverCaFile: nginx.serverCaFile };
 });
 

@@ -33,7 +33,7 @@ import {
   type RunbookPki,
   type RunbookWorld,
 } from './support/runbook.ts';
-import { deleteBundle, readSecret } from './support/trustbundles.ts';
+import { condition, crlsOf, deleteBundle, getBundle, readSecret } from './support/trustbundles.ts';
 import { BUNDLE_HASH_ANNOTATION, type TrustBundle } from '../operator/src/api/v1alpha1.ts';
 import { applyWorkload } from './support/workloads.ts';
 
@@ -179,6 +179,34 @@ test('a private key pasted into a source changes nothing: TPP1 and TPP2 still 20
 
 test('reverting the bad edit makes the TrustBundle Ready with no restart', async () => {
   await scenario('the bad edit reverted');
+});
+
+test("CA1 revokes TPP3: with both CAs' CRLs published as ca.crl, nginx refuses TPP3 (400) and admits TPP1 and TPP2", async () => {
+  const got = await scenario("CA1 revoked TPP3: both CAs' CRLs added");
+  for (const a of answer(got, 'TPP3 certificate')) expect(a.reason).toBe('400 The SSL certificate error');
+  const secret = await readSecret(world.names.target.namespace, world.names.target.name);
+  expect(crlsOf(secret!.data['ca.crl']).map((c) => c.revokedSerials.length)).toEqual([1, 0]);
+  expect(nginx.clientVerdicts()).toContain('FAILED:certificate revoked');
+  const tb = await getBundle(world.names.bundle);
+  expect(tb!.status!.crls!.map((c) => c.revokedCount)).toEqual([1, 0]);
+});
+
+test("CA2's CRL left out under RequireForAll: refused with MissingCRL; the CRLs in force stay, TPP2 is not locked out", async () => {
+  const got = await scenario("CA2's CRL left out, policy RequireForAll");
+  expect(got.find((r) => r.check === 'TrustBundle')!.got).toContain('MissingCRL');
+});
+
+test("CA2's CRL left out under PublishIfComplete: no ca.crl rather than one that locks CA2's TPPs out", async () => {
+  await scenario("CA2's CRL left out, policy PublishIfComplete (the default)");
+  const secret = await readSecret(world.names.target.namespace, world.names.target.name);
+  expect(Object.keys(secret!.data).sort()).toEqual(['ca.crt']);
+  const tb = await getBundle(world.names.bundle);
+  expect(condition(tb!, 'SourcesValid')).toMatchObject({ status: 'True', reason: 'ValidWithWarnings' });
+  expect(tb!.status!.problems!.map((p) => p.code)).toContain('MissingCRL');
+});
+
+test("CA2's CRL back: TPP3 refused again", async () => {
+  await scenario("CA2's CRL back");
 });
 
 test('the sample TrustBundle in docs/examples is the one the demo applies, and the API server accepts it', async () => {

@@ -176,6 +176,7 @@ function howToPlay(bundle: string, ingress: IngressState): string {
   kubectl get tb ${bundle} -o yaml     # status: certificates, targets, conditions
   kubectl edit tb ${bundle}            # change the trust; nginx follows after the rollout
   curl --cacert ${ca} --cert .demo/pki/tpp1.crt --key .demo/pki/tpp1.key ${ingress.url}
+  curl --cacert ${ca} --cert .demo/pki/tpp3.crt --key .demo/pki/tpp3.key ${ingress.url}   # revoked by CA1: 400
   curl --cacert ${ca} ${ingress.url}   # no certificate: 400
   logs: .demo/operator.log, .demo/serve.log, .demo/nginx/logs/
 `;

@@ -2,17 +2,18 @@
 //
 // IngressSync plays the kubelet and the ingress controller: it watches the ingress Deployment, and
 // when the operator rolls it (the pod template's bundle-hash annotation changes) it reads the
-// target Secret's `ca.crt`, as a restarted Pod would mount it, writes it to nginx's
-// `ssl_client_certificate` file and reloads nginx, then waits until the new configuration is in
-// force. The clients are the real curl and `openssl s_client`.
+// target Secret's `ca.crt` and `ca.crl`, as a restarted Pod would mount them, writes them to nginx's
+// `ssl_client_certificate` and `ssl_crl` files (no `ssl_crl` when the Secret has no `ca.crl`, as
+// ingress-nginx renders it) and reloads nginx, then waits until the new configuration is in force. The clients are the real curl and `openssl s_client`.
 import { makeInformer, type Informer, type V1Deployment } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { writeFileSync, renameSync } from 'node:fs';
 import { BUNDLE_HASH_ANNOTATION, DEFAULT_KEY } from '../../operator/src/api/v1alpha1.ts';
+import { CRL_KEY } from '../../operator/src/controller/targets/secret.ts';
 import { clients, kubeConfig } from '../harness/kube.ts';
 import { waitFor, type WaitOptions } from '../harness/wait.ts';
 import type { Nginx } from './nginx.ts';
-import { readSecret, subjectsOf } from './trustbundles.ts';
+import { crlsOf, readSecret, subjectsOf, type CrlSummary } from './trustbundles.ts';
 
 export interface ObjectRef {
   namespace: string;
@@ -27,6 +28,8 @@ export interface SyncRecord {
   secretHash?: string;
   /** Subjects of the CAs written to nginx's file. */
   subjects: string[];
+  /** The CRLs written to nginx's `ssl_crl` file (none: no `ssl_crl`). */
+  crls: CrlSummary[];
   /** The nginx configuration generation (`<n> <hash>`). */
   generation: string;
   /** When it was in force, and how long reading + writing + reloading took. */
@@ -38,7 +41,8 @@ export interface SyncRecord {
 export interface IngressSyncOptions {
   nginx: Nginx;
   deployment: ObjectRef;
-  secret: ObjectRef & { key?: string };
+  /** The Secret and its keys: `key` (default ca.crt) for the CAs, `crlKey` (default ca.crl) for the CRLs. */
+  secret: ObjectRef & { key?: string; crlKey?: string };
   /** Written (atomically) after every sync, for a process that cannot see this one's memory. */
   stateFile?: string;
   log?: (message: string) => void;
@@ -160,7 +164,10 @@ export class IngressSync {
           this.retryTimer.unref();
           return;
         }
-        this.o.log?.(`ingress: nginx enforces ${hash} (${record.subjects.length} CAs, ${record.ms} ms)`);
+        const crls = record.crls.length > 0 ? ` and ${record.crls.length} CRLs` : '';
+        this.o.log?.(
+          `ingress: nginx enforces ${hash} (${record.subjects.length} CAs${crls}, ${record.ms} ms)`,
+        );
       }
     } finally {
       this.busy = false;
@@ -169,11 +176,12 @@ export class IngressSync {
 
   private async sync(templateHash: string): Promise<SyncRecord> {
     const started = performance.now();
-    const { namespace, name, key = DEFAULT_KEY } = this.o.secret;
+    const { namespace, name, key = DEFAULT_KEY, crlKey = CRL_KEY } = this.o.secret;
     const generation = `${++this.count} ${templateHash}`;
     const record = (fields: Partial<SyncRecord>): SyncRecord => ({
       templateHash,
       subjects: [],
+      crls: [],
       generation,
       at: new Date().toISOString(),
       ms: Math.round(performance.now() - started),
@@ -183,9 +191,10 @@ export class IngressSync {
       const secret = await readSecret(namespace, name);
       const pem = secret?.data[key];
       if (!pem) return record({ error: `Secret ${namespace}/${name} has no key ${key}` });
-      await this.o.nginx.apply(pem, generation);
+      const crl = secret.data[crlKey];
+      await this.o.nginx.apply(pem, generation, crl);
       const secretHash = secret.annotations[BUNDLE_HASH_ANNOTATION];
-      return record({ subjects: subjectsOf(pem), ...(secretHash ? { secretHash } : {}) });
+      return record({ subjects: subjectsOf(pem), crls: crlsOf(crl), ...(secretHash ? { secretHash } : {}) });
     } catch (err) {
       return record({ error: (err as Error).message });
     }

@@ -1,6 +1,7 @@
 // A real nginx (Debian's package) on loopback, configured for client-certificate authentication
 // the way ingress-nginx configures an Ingress with `auth-tls-secret`: `ssl_verify_client on`, the
-// CA file from the Secret's `ca.crt`, `ssl_verify_depth 1` (ingress-nginx's default), nginx's own
+// CA file from the Secret's `ca.crt`, `ssl_crl` when the Secret also has a `ca.crl`,
+// `ssl_verify_depth 1` (ingress-nginx's default), nginx's own
 // 400 for a missing or unverifiable certificate, and the verified certificate passed upstream in
 // the headers ingress-nginx uses (`ssl-client-cert` …). The upstream is a second server in the same
 // nginx that echoes those headers back, so a client sees what the backend would have seen.
@@ -12,6 +13,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
@@ -81,6 +83,8 @@ export class Nginx {
   readonly serverCaFile: string;
   /** The file `ssl_client_certificate` names: what the sync step writes the Secret's `ca.crt` to. */
   readonly clientCaFile: string;
+  /** The file `ssl_crl` names, present only while CRLs are in force (the Secret's `ca.crl`). */
+  readonly clientCrlFile: string;
   private readonly confFile: string;
   private readonly errorLog: string;
   private readonly log: ((line: string) => void) | undefined;
@@ -96,6 +100,7 @@ export class Nginx {
     this.log = options.log;
     this.serverCaFile = join(dir, 'tls', 'server-ca.crt');
     this.clientCaFile = join(dir, 'client-ca', 'ca.crt');
+    this.clientCrlFile = join(dir, 'client-ca', 'ca.crl');
     this.confFile = join(dir, 'nginx.conf');
     this.errorLog = join(dir, 'logs', 'error.log');
   }
@@ -127,25 +132,29 @@ export class Nginx {
   }
 
   /**
-   * Puts `caPem` in force as the trusted client CAs: writes the CA file and the configuration
-   * (tagged with `generation`), checks it with `nginx -t`, then starts nginx or reloads it with
-   * `nginx -s reload`, and resolves once every worker runs the new configuration. A configuration
-   * nginx refuses leaves the previous one in force (and on disk) and rejects with nginx's message.
+   * Puts `caPem` in force as the trusted client CAs, and `crlPem` (when given) as their revocation
+   * lists: writes the CA file, the CRL file and the configuration (tagged with `generation`),
+   * checks it with `nginx -t`, then starts nginx or reloads it with `nginx -s reload`, and resolves
+   * once every worker runs the new configuration. A configuration nginx refuses leaves the previous
+   * one in force (and on disk) and rejects with nginx's message.
    */
-  async apply(caPem: string, generation: string): Promise<void> {
+  async apply(caPem: string, generation: string, crlPem?: string): Promise<void> {
     if (!/^[\w:.+ -]+$/.test(generation))
       throw new Error(`unusable configuration generation "${generation}"`);
-    const previous = {
-      ca: existsSync(this.clientCaFile) ? readFileSync(this.clientCaFile, 'utf8') : undefined,
-      conf: existsSync(this.confFile) ? readFileSync(this.confFile, 'utf8') : undefined,
-    };
+    const files = [this.clientCaFile, this.clientCrlFile, this.confFile];
+    const previous = files.map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined));
     writeAtomic(this.clientCaFile, caPem);
-    writeAtomic(this.confFile, this.config(generation));
+    if (crlPem !== undefined) writeAtomic(this.clientCrlFile, crlPem);
+    else rmSync(this.clientCrlFile, { force: true });
+    writeAtomic(this.confFile, this.config(generation, crlPem !== undefined));
     try {
       await this.nginx(['-t', '-q']);
     } catch (err) {
-      if (previous.ca !== undefined) writeAtomic(this.clientCaFile, previous.ca);
-      if (previous.conf !== undefined) writeAtomic(this.confFile, previous.conf);
+      files.forEach((f, i) => {
+        const text = previous[i];
+        if (text !== undefined) writeAtomic(f, text);
+        else rmSync(f, { force: true });
+      });
       throw new Error(`nginx refused the configuration for ${generation}: ${(err as Error).message}`, {
         cause: err,
       });
@@ -162,6 +171,16 @@ export class Nginx {
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
     await this.exited;
     clearTimeout(timer);
+  }
+
+  /** nginx's verdicts on client certificates ($ssl_client_verify), one per request to the mTLS server, in order. */
+  clientVerdicts(): string[] {
+    const accessLog = join(this.dir, 'logs', 'access.log');
+    if (!existsSync(accessLog)) return [];
+    return readFileSync(accessLog, 'utf8')
+      .split('\n')
+      .map((line) => / verify=(.*?) subject="/.exec(line)?.[1])
+      .filter((v): v is string => v !== undefined && v !== '-'); // the plain-HTTP upstream logs "-"
   }
 
   errorLogTail(lines = 20): string {
@@ -272,7 +291,7 @@ export class Nginx {
   }
 
   /** The configuration: one mTLS server (the ingress) and its echoing upstream. */
-  config(generation: string): string {
+  config(generation: string, withCrl = false): string {
     const d = this.dir;
     return `# Written by e2e/support/nginx.ts; generation ${generation}
 daemon off;
@@ -295,7 +314,7 @@ http {
     server_name localhost;
     ssl_certificate ${d}/tls/server.crt;
     ssl_certificate_key ${d}/tls/server.key;
-    ssl_client_certificate ${this.clientCaFile};
+    ssl_client_certificate ${this.clientCaFile};${withCrl ? `\n    ssl_crl ${this.clientCrlFile};` : ''}
     ssl_verify_client on;
     ssl_verify_depth ${this.verifyDepth};
     location / {

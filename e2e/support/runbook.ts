@@ -1,10 +1,11 @@
 // The runbook's acceptance test as data and one runner, shared by the e2e suite
 // (e2e/enforcement.e2e.test.ts) and `make demo` (hack/demo.ts), so the two cannot diverge.
 //
-// The PKI comes from `trustbundle pki`: CA1 and CA2 (the TPPs' issuing CAs), TPP1 under CA1, TPP2
-// under CA2 (Open Finance Brasil subject profile), and an impostor: a self-signed CA given CA1's
-// subject name that issued itself a certificate with TPP1's subject. CA1 and CA2 reach the
-// TrustBundle as Secrets (`<caNamespace>/ca1`, `ca2`, key ca.crt).
+// The PKI comes from `trustbundle pki`: CA1 and CA2 (the TPPs' issuing CAs), TPP1 and TPP3 under
+// CA1, TPP2 under CA2 (Open Finance Brasil subject profile), an impostor (a self-signed CA given
+// CA1's subject name that issued itself a certificate with TPP1's subject), and each CA's CRL: CA1
+// revoked TPP3, CA2 revoked nothing. CA1 and CA2 reach the TrustBundle as Secrets
+// (`<caNamespace>/ca1`, `ca2`), the certificate under key ca.crt and the CRL under ca.crl.
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -16,9 +17,11 @@ import {
   KIND,
   type CloudentityTarget,
   type TrustBundle,
+  type TrustBundlePolicy,
   type TrustBundleSource,
   type TrustBundleSpec,
 } from '../../operator/src/api/v1alpha1.ts';
+import type { ProblemCode } from '../../operator/src/bundle/types.ts';
 import { cnpjWithCheckDigits } from '../../operator/src/pki/cnpj.ts';
 import { clients, kubectlApply } from '../harness/kube.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
@@ -30,7 +33,15 @@ import {
   type IngressState,
   type ObjectRef,
 } from './enforcement.ts';
-import { applyBundle, condition, getBundle, readSecret, subjectsOf, waitForBundle } from './trustbundles.ts';
+import {
+  applyBundle,
+  condition,
+  getBundle,
+  readSecret,
+  subjectsOf,
+  waitForBundle,
+  type CrlSummary,
+} from './trustbundles.ts';
 
 const run = promisify(execFile);
 
@@ -51,8 +62,13 @@ export interface RunbookPki {
   ca2: PkiFile;
   tpp1: PkiFile;
   tpp2: PkiFile;
+  /** A second TPP of CA1, which CA1's CRL revokes. */
+  tpp3: PkiFile;
   impostorCa: PkiFile;
   impostor: PkiFile;
+  /** CA1's CRL (TPP3 revoked) and CA2's (nothing revoked), PEM. */
+  ca1Crl: string;
+  ca2Crl: string;
 }
 
 export const CA1_SUBJECT = '/C=BR/O=Open Finance Test/CN=TPP Issuing CA 1';
@@ -71,6 +87,14 @@ const TPP2 = {
   cnpj: cnpjWithCheckDigits('445556660001'),
   orgId: 'OFBBR-5a1e7b0c-2222-4c5e-9a61-0000000000b2',
   ssId: '7e0c1f6a-2222-4b8e-8d1e-0000000000b2',
+};
+
+const TPP3 = {
+  fqdn: 'tpp3.example.com',
+  org: 'TPP Tres Pagamentos',
+  cnpj: cnpjWithCheckDigits('778889990001'),
+  orgId: 'OFBBR-5a1e7b0c-3333-4c5e-9a61-0000000000c3',
+  ssId: '7e0c1f6a-3333-4b8e-8d1e-0000000000c3',
 };
 
 function pkiFile(dir: string, base: string): PkiFile {
@@ -120,15 +144,25 @@ export async function createRunbookPki(dir: string): Promise<RunbookPki> {
     client('tpp1', 'ca1', TPP1),
     client('tpp2', 'ca2', TPP2),
     client('impostor', 'impostor-ca', TPP1),
+    client('tpp3', 'ca1', TPP3),
   ]);
+  const crl = (base: string, revoke: string[]) =>
+    trustbundlePki(dir, [
+      'crl', '--ca-cert', `${base}.crt`, '--ca-key', `${base}.key`,
+      ...revoke.flatMap((r) => ['--revoke', `${r}.crt`]), '--out', `${base}.crl`,
+    ]); // prettier-ignore
+  await Promise.all([crl('ca1', ['tpp3']), crl('ca2', [])]);
   return {
     dir,
     ca1: pkiFile(dir, 'ca1'),
     ca2: pkiFile(dir, 'ca2'),
     tpp1: pkiFile(dir, 'tpp1'),
     tpp2: pkiFile(dir, 'tpp2'),
+    tpp3: pkiFile(dir, 'tpp3'),
     impostorCa: pkiFile(dir, 'impostor-ca'),
     impostor: pkiFile(dir, 'impostor'),
+    ca1Crl: readFileSync(join(dir, 'ca1.crl'), 'utf8'),
+    ca2Crl: readFileSync(join(dir, 'ca2.crl'), 'utf8'),
   };
 }
 
@@ -136,7 +170,7 @@ export async function createRunbookPki(dir: string): Promise<RunbookPki> {
 
 export interface RunbookNames {
   bundle: string;
-  /** Where the Secrets `ca1` and `ca2` (key ca.crt) live. */
+  /** Where the Secrets `ca1` and `ca2` (keys ca.crt and ca.crl) live. */
   caNamespace: string;
   /** The Secret the ingress reads (`open-banking-apim/apitraffic-mtls-rootca`). */
   target: ObjectRef;
@@ -152,9 +186,19 @@ export const caSource = (names: RunbookNames, ca: CaName): TrustBundleSource => 
   secret: { namespace: names.caNamespace, name: ca.toLowerCase(), key: 'ca.crt' },
 });
 
-export function runbookSpec(names: RunbookNames, sources: TrustBundleSource[]): TrustBundleSpec {
+/** The CA's CRL, from the same Secret as its certificate. */
+export const crlSource = (names: RunbookNames, ca: CaName): TrustBundleSource => ({
+  secret: { namespace: names.caNamespace, name: ca.toLowerCase(), key: 'ca.crl' },
+});
+
+export function runbookSpec(
+  names: RunbookNames,
+  sources: TrustBundleSource[],
+  policy?: TrustBundlePolicy,
+): TrustBundleSpec {
   return {
     sources,
+    ...(policy ? { policy } : {}),
     targets: {
       secrets: [{ ...names.target, key: 'ca.crt' }],
       ...(names.acp ? { authorizationServers: [{ cloudentity: names.acp }] } : {}),
@@ -178,20 +222,23 @@ export async function applyObjects(objects: object[]): Promise<void> {
   await kubectlApply(objects.map((o) => yaml.dump(o)).join('---\n'));
 }
 
-/** The Secrets `ca1` and `ca2` the sample TrustBundle reads. */
+/** The Secrets `ca1` and `ca2` the sample TrustBundle reads (their CRLs only once a scenario adds them). */
 export function caSecrets(names: RunbookNames, pki: RunbookPki): object[] {
   return (['CA1', 'CA2'] as const).map((ca) => ({
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { namespace: names.caNamespace, name: ca.toLowerCase() },
     type: 'Opaque',
-    stringData: { 'ca.crt': (ca === 'CA1' ? pki.ca1 : pki.ca2).certPem },
+    stringData:
+      ca === 'CA1'
+        ? { 'ca.crt': pki.ca1.certPem, 'ca.crl': pki.ca1Crl }
+        : { 'ca.crt': pki.ca2.certPem, 'ca.crl': pki.ca2Crl },
   }));
 }
 
 // ---- the scenarios ----
 
-export type ClientName = 'TPP1' | 'TPP2' | 'no certificate' | 'impostor';
+export type ClientName = 'TPP1' | 'TPP2' | 'TPP3' | 'no certificate' | 'impostor';
 
 /**
  * - `rollout`: a new bundle; the operator publishes it and rolls the ingress, nginx enforces it.
@@ -206,8 +253,14 @@ export interface Scenario {
   kind: ScenarioKind;
   /** The TrustBundle's sources after the edit (not used for `none`). */
   sources?: (names: RunbookNames, pki: RunbookPki) => TrustBundleSource[];
+  /** The TrustBundle's policy after the edit (the defaults when absent). */
+  policy?: TrustBundlePolicy;
+  /** For `refused`: the SourcesValid reason the operator must give. */
+  refusal?: ProblemCode;
   /** The CAs nginx (and ACP) must trust afterwards. */
   trusted: CaName[];
+  /** The CRLs nginx must enforce afterwards, as crlLabel() names them ([] = no ssl_crl); unchecked when absent. */
+  crls?: string[];
   requests: [ClientName, number][];
 }
 
@@ -216,6 +269,12 @@ const BOTH_TPPS_ADMITTED: [ClientName, number][] = [
   ['TPP1', 200],
   ['TPP2', 200],
 ];
+const bothWithCrls = (n: RunbookNames): TrustBundleSource[] => [
+  ...both(n),
+  crlSource(n, 'CA1'),
+  crlSource(n, 'CA2'),
+];
+const BOTH_CRLS = ['CA1 revokes TPP3', 'CA2 revokes nothing'];
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -223,7 +282,7 @@ export const SCENARIOS: readonly Scenario[] = [
     kind: 'rollout',
     sources: both,
     trusted: ['CA1', 'CA2'],
-    requests: [...BOTH_TPPS_ADMITTED, ['no certificate', 400]],
+    requests: [...BOTH_TPPS_ADMITTED, ['TPP3', 200], ['no certificate', 400]],
   },
   {
     title: "a self-signed impostor with CA1's name",
@@ -254,6 +313,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     title: 'a private key pasted into a source',
     kind: 'refused',
+    refusal: 'PrivateKey',
     // The whole of a PEM file that holds CA2's certificate and its key, pasted inline.
     sources: (n, pki) => [...both(n), { inline: pki.ca2.certPem + readFileSync(pki.ca2.keyFile, 'utf8') }],
     trusted: ['CA1', 'CA2'],
@@ -265,6 +325,50 @@ export const SCENARIOS: readonly Scenario[] = [
     sources: both,
     trusted: ['CA1', 'CA2'],
     requests: BOTH_TPPS_ADMITTED,
+  },
+  {
+    title: "CA1 revoked TPP3: both CAs' CRLs added",
+    kind: 'rollout',
+    sources: bothWithCrls,
+    trusted: ['CA1', 'CA2'],
+    crls: BOTH_CRLS,
+    requests: [['TPP3', 400], ...BOTH_TPPS_ADMITTED],
+  },
+  {
+    // nginx with ssl_crl refuses every client of a CA without a current CRL: publishing CA1's CRL
+    // alone would lock TPP2 out. RequireForAll refuses the edit instead.
+    title: "CA2's CRL left out, policy RequireForAll",
+    kind: 'refused',
+    refusal: 'MissingCRL',
+    sources: (n) => [...both(n), crlSource(n, 'CA1')],
+    policy: { crl: 'RequireForAll' },
+    trusted: ['CA1', 'CA2'],
+    crls: BOTH_CRLS,
+    requests: [
+      ['TPP2', 200],
+      ['TPP3', 400],
+    ],
+  },
+  {
+    // The default policy publishes no ca.crl rather than an incomplete one: nobody is locked
+    // out, and revocation waits (with a MissingCRL warning) until every CA has a CRL again.
+    title: "CA2's CRL left out, policy PublishIfComplete (the default)",
+    kind: 'rollout',
+    sources: (n) => [...both(n), crlSource(n, 'CA1')],
+    trusted: ['CA1', 'CA2'],
+    crls: [],
+    requests: [
+      ['TPP2', 200],
+      ['TPP3', 200],
+    ],
+  },
+  {
+    title: "CA2's CRL back",
+    kind: 'rollout',
+    sources: bothWithCrls,
+    trusted: ['CA1', 'CA2'],
+    crls: BOTH_CRLS,
+    requests: [['TPP3', 400], ...BOTH_TPPS_ADMITTED],
   },
 ];
 
@@ -291,10 +395,19 @@ export interface CheckResult {
   answers?: HttpAnswer[];
 }
 
+function pkiFileOf(pki: RunbookPki, client: ClientName): PkiFile | undefined {
+  const files: Record<ClientName, PkiFile | undefined> = {
+    TPP1: pki.tpp1,
+    TPP2: pki.tpp2,
+    TPP3: pki.tpp3,
+    impostor: pki.impostor,
+    'no certificate': undefined,
+  };
+  return files[client];
+}
+
 export function clientIdentity(pki: RunbookPki, client: ClientName): ClientIdentity {
-  const file = { TPP1: pki.tpp1, TPP2: pki.tpp2, impostor: pki.impostor, 'no certificate': undefined }[
-    client
-  ];
+  const file = pkiFileOf(pki, client);
   return file ? { name: client, certFile: file.certFile, keyFile: file.keyFile } : { name: client };
 }
 
@@ -303,6 +416,21 @@ export function trustLabel(pki: RunbookPki, subjects: string[]): string {
   if (subjects.length === 0) return 'nothing';
   const known: Record<string, string> = { [pki.ca1.subject]: 'CA1', [pki.ca2.subject]: 'CA2' };
   return subjects.map((s) => known[s] ?? s).join(' + ');
+}
+
+/** 'CA1 revokes TPP3' for each CRL: its issuer and the runbook's certificates it revokes. */
+export function crlLabel(pki: RunbookPki, crls: CrlSummary[]): string[] {
+  const cas: Record<string, string> = { [pki.ca1.subject]: 'CA1', [pki.ca2.subject]: 'CA2' };
+  const serials = new Map(
+    (['TPP1', 'TPP2', 'TPP3'] as const).map((t) => [
+      new X509Certificate(pkiFileOf(pki, t)!.certPem).serialNumber,
+      t,
+    ]),
+  );
+  return crls.map((c) => {
+    const revoked = c.revokedSerials.map((s) => serials.get(s) ?? `serial ${s}`);
+    return `${cas[c.issuer] ?? c.issuer} revokes ${revoked.length > 0 ? revoked.join(', ') : 'nothing'}`;
+  });
 }
 
 const short = (hash: string | undefined): string =>
@@ -330,6 +458,10 @@ export async function runScenario(world: RunbookWorld, scenario: Scenario): Prom
 
   const enforced = (await world.ingress()).enforced;
   add('nginx trusts', expectedTrust, enforced ? trustLabel(pki, enforced.subjects) : 'nothing yet');
+  if (scenario.crls) {
+    const label = (crls: string[]) => (crls.length > 0 ? crls.join(' + ') : 'no ssl_crl');
+    add('nginx CRLs', label(scenario.crls), enforced ? label(crlLabel(pki, enforced.crls)) : 'nothing yet');
+  }
   if (names.acp && world.acpRootCas) {
     add(
       'ACP root_cas',
@@ -366,7 +498,7 @@ async function runRollout(world: RunbookWorld, scenario: Scenario, add: Add): Pr
   const { names, pki } = world;
   const before = (await getBundle(names.bundle))?.status?.bundleHash;
   const editedAt = Date.now();
-  await applyBundle(names.bundle, runbookSpec(names, scenario.sources!(names, pki)));
+  await applyBundle(names.bundle, runbookSpec(names, scenario.sources!(names, pki), scenario.policy));
   let tb: TrustBundle | undefined;
   try {
     tb = await waitForBundle(
@@ -415,9 +547,9 @@ async function runNoChange(world: RunbookWorld, scenario: Scenario, add: Add): P
   const templateBefore = await templateHashOf(names.ingress);
   const enforcedBefore = (await world.ingress()).enforced;
 
-  await applyBundle(names.bundle, runbookSpec(names, scenario.sources!(names, pki)));
+  await applyBundle(names.bundle, runbookSpec(names, scenario.sources!(names, pki), scenario.policy));
   const refused = scenario.kind === 'refused';
-  const expected = refused ? 'refused: SourcesValid=False (PrivateKey)' : 'Ready, same bundle';
+  const expected = refused ? `refused: SourcesValid=False (${scenario.refusal})` : 'Ready, same bundle';
   try {
     const tb = await waitForBundle(
       names.bundle,
@@ -473,12 +605,7 @@ export function describeAnswers(answers: HttpAnswer[], pki: RunbookPki, client: 
   const one = (a: HttpAnswer): string => {
     if (a.status === 0) return `no answer (${a.error ?? 'unknown error'})`;
     if (a.status !== 200) return String(a.status);
-    const expectedCert = {
-      TPP1: pki.tpp1,
-      TPP2: pki.tpp2,
-      impostor: pki.impostor,
-      'no certificate': undefined,
-    }[client];
+    const expectedCert = pkiFileOf(pki, client);
     const seen = a.upstream?.certPem ? new X509Certificate(a.upstream.certPem).fingerprint256 : undefined;
     if (a.upstream?.verify !== 'SUCCESS' || !expectedCert || seen !== expectedCert.fingerprint) {
       return `200, but the backend saw verify=${a.upstream?.verify ?? '-'} and ${seen ? 'another certificate' : 'no certificate'}`;

@@ -2,6 +2,7 @@
 import yaml from 'js-yaml';
 import { X509Certificate } from 'node:crypto';
 import type { TrustBundle, TrustBundleSpec } from '../../operator/src/api/v1alpha1.ts';
+import { parseCrl } from '../../operator/src/bundle/crl.ts';
 import { clients, isNotFound, kubectl, kubectlApply, waitFor, type WaitOptions } from '../harness/kube.ts';
 
 const G = { group: 'mtls.openbanking.dev', version: 'v1alpha1', plural: 'trustbundles' };
@@ -84,6 +85,22 @@ export async function readSecret(namespace: string, name: string): Promise<Secre
     if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+export interface CrlSummary {
+  /** As subjectsOf() names a subject. */
+  issuer: string;
+  /** Upper-case hex, as X509Certificate.serialNumber. */
+  revokedSerials: string[];
+}
+
+/** The CRLs in PEM text (a Secret's `ca.crl`), in order. */
+export function crlsOf(pem: string | undefined): CrlSummary[] {
+  if (!pem) return [];
+  return [...pem.matchAll(/-----BEGIN X509 CRL-----([\s\S]+?)-----END X509 CRL-----/g)].map((m) => {
+    const { issuer, revokedSerials } = parseCrl(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+    return { issuer, revokedSerials };
+  });
 }
 
 /** Subjects of the certificates in PEM text, in order, as `openssl x509 -subject` would name them. */
