@@ -17,6 +17,7 @@ import { OpenSSL } from '../operator/test/support/openssl.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
 import {
   applyBundle,
+  bundleEvents,
   condition,
   deleteBundle,
   getBundle,
@@ -243,6 +244,35 @@ test('CRLs: a Secret target gets ca.crl when every CA has a current one, and non
     );
     expect(condition(after, 'Ready')!.status).toBe('True');
     expect((await readSecret(ns, secret))!.data['ca.crt']).toContain('BEGIN CERTIFICATE');
+
+    // A ca.crl added by hand (by another field manager, which server-side apply alone would leave
+    // in place) is removed: with it nginx would refuse every TPP of the CA it does not cover.
+    const patchCrl = (crl: string | null) =>
+      kubectl(['-n', ns, 'patch', 'secret', secret, '--type=merge', '-p', JSON.stringify({ data: { 'ca.crl': crl } })]); // prettier-ignore
+    await patchCrl(Buffer.from(one.crl().pem).toString('base64'));
+    await waitFor(
+      'the hand-added ca.crl to be removed',
+      async () => (await readSecret(ns, secret))?.data['ca.crl'] === undefined,
+    );
+
+    // With both CRLs again, a ca.crl deleted or edited by hand is restored.
+    await applyBundle(crlName, crlSpec(one.pem, two.pem, one.crl().pem, two.crl().pem));
+    const published = await waitFor('ca.crl to be published again', async () => {
+      const data = (await readSecret(ns, secret))?.data['ca.crl'];
+      return data && /BEGIN X509 CRL[\s\S]+BEGIN X509 CRL/.test(data) && data;
+    });
+    await patchCrl(null);
+    await waitFor(
+      'the deleted ca.crl to be restored',
+      async () => (await readSecret(ns, secret))?.data['ca.crl'] === published,
+    );
+    await patchCrl(Buffer.from(one.crl().pem).toString('base64'));
+    await waitFor(
+      'the edited ca.crl to be restored',
+      async () => (await readSecret(ns, secret))?.data['ca.crl'] === published,
+    );
+    const reasons = (await bundleEvents(crlName)).map((e) => e.reason);
+    expect(reasons).toContain('DriftCorrected');
   } finally {
     await deleteBundle(crlName);
   }

@@ -15,6 +15,8 @@ export const DEFAULT_TRUSTSTORE_PASSWORD = 'changeit';
 /** Where ingress-nginx's auth-tls-secret convention looks for revocation lists. */
 export const CRL_KEY = 'ca.crl';
 
+const base64 = (text: string): string => Buffer.from(text).toString('base64');
+
 export interface TruststoreSpec {
   key: string;
   /** Resolves the password and where it came from (`default` or `Secret ns/name@rv`). */
@@ -43,7 +45,9 @@ export class SecretTarget extends ObjectTarget {
   }
 
   protected async holds(current: TargetObject, bundle: Bundle): Promise<boolean> {
-    if (current.digests.get(this.ref.key) !== digestOf(Buffer.from(bundle.pem).toString('base64')))
+    if (current.digests.get(this.ref.key) !== digestOf(base64(bundle.pem))) return false;
+    // ca.crl is the operator's too: a CRL file edited, removed or added by hand changes who nginx admits.
+    if (current.digests.get(CRL_KEY) !== (bundle.crl ? digestOf(base64(bundle.crl)) : undefined))
       return false;
     const ts = this.ref.truststore;
     if (!ts) return true;
@@ -55,10 +59,11 @@ export class SecretTarget extends ObjectTarget {
   }
 
   protected async desired(bundle: Bundle): Promise<Desired> {
-    const data: Record<string, string> = { [this.ref.key]: Buffer.from(bundle.pem).toString('base64') };
-    // Without current CRLs for every CA no ca.crl is applied, and server-side apply removes the
-    // one this operator wrote before: a stale or partial ca.crl would lock TPPs out.
-    if (bundle.crl) data[CRL_KEY] = Buffer.from(bundle.crl).toString('base64');
+    const data: Record<string, string> = { [this.ref.key]: base64(bundle.pem) };
+    // Without current CRLs for every CA there must be no ca.crl at all (server-side apply removes
+    // the one this operator wrote before; `absent` removes anyone else's): a stale or partial
+    // ca.crl would lock TPPs out.
+    if (bundle.crl) data[CRL_KEY] = base64(bundle.crl);
     const annotations: Record<string, string> = {};
     const ts = this.ref.truststore;
     if (ts) {
@@ -70,6 +75,7 @@ export class SecretTarget extends ObjectTarget {
     }
     return {
       annotations,
+      ...(bundle.crl ? {} : { absent: [CRL_KEY] }),
       body: (metadata) => ({
         apiVersion: 'v1',
         kind: 'Secret',

@@ -36,6 +36,12 @@ export interface TargetDeps {
 /** The content and bookkeeping one target kind writes for a bundle. */
 export interface Desired {
   annotations?: Record<string, string>;
+  /**
+   * Data keys that must not be there. Server-side apply removes a key only from the operator's
+   * own fields, so one that someone else put there (a hand-added `ca.crl`) is removed with a merge
+   * patch conditioned on the resourceVersion the apply returned.
+   */
+  absent?: string[];
   /** The server-side apply body, given the metadata the operator always sets. */
   body: (metadata: { labels: Record<string, string>; annotations: Record<string, string> }) => object;
 }
@@ -83,11 +89,20 @@ export abstract class ObjectTarget implements Target {
       labels: { [BUNDLE_LABEL]: bundleName },
       annotations: { [BUNDLE_HASH_ANNOTATION]: bundle.hash, ...want.annotations },
     });
-    const written = await this.deps.client.apply<{ metadata?: { resourceVersion?: string } }>(
-      await this.path(),
-      body,
-      FIELD_MANAGER,
-    );
+    const path = await this.path();
+    type Written = { metadata?: { resourceVersion?: string }; data?: Record<string, string> };
+    let written = await this.deps.client.apply<Written>(path, body, FIELD_MANAGER);
+    const stray = (want.absent ?? []).filter((k) => written?.data?.[k] !== undefined);
+    if (stray.length > 0) {
+      written = await this.deps.client.mergePatch<Written>(
+        path,
+        {
+          metadata: { resourceVersion: written.metadata?.resourceVersion },
+          data: Object.fromEntries(stray.map((k) => [k, null])),
+        },
+        { query: { fieldManager: FIELD_MANAGER } },
+      );
+    }
     const resourceVersion = written?.metadata?.resourceVersion;
     return { state: 'Synced', wrote: true, ...(resourceVersion ? { resourceVersion } : {}) };
   }
