@@ -12,6 +12,7 @@ import {
   keyOf,
   resolvePolicy,
   type AuthorizationServerTargetStatus,
+  type ObjectKeyReference,
   type RolloutTargetStatus,
   DEFAULT_DELETION_POLICY,
   DEFAULT_PASSWORD_KEY,
@@ -70,7 +71,20 @@ const CRL_MARGIN_MS = 3_600_000;
 const targetRef = (kind: string, namespace: string, name: string): string =>
   objectKey(`Target${kind}`, namespace, name);
 
-type PublishedStatus = NonNullable<NonNullable<TrustBundleStatus['targets']>['secrets']>[number];
+/** Where a published object is: namespace and key only for the kinds that have them. */
+interface TargetIdentity {
+  namespace?: string;
+  name: string;
+  key?: string;
+}
+
+/** What publishing continues from: a target's entry in the previous status. */
+interface PreviousTargetStatus {
+  state: string;
+  bundleHash?: string;
+  lastSyncTime?: string;
+}
+
 type Published = Pick<
   NonNullable<TrustBundleStatus['targets']>,
   'secrets' | 'configMaps' | 'clusterTrustBundles'
@@ -547,38 +561,42 @@ export class TrustBundleController {
       current: read,
       bundleExists: (owner: string) => this.bundles.get(owner) !== undefined,
     });
+    /** Publishes to one target, continuing from its entry in the previous status. */
+    const publish = <B extends TargetIdentity>(
+      kind: string,
+      base: B,
+      target: Target,
+      previous: (TargetIdentity & PreviousTargetStatus)[] | undefined,
+    ) =>
+      this.publishOne(
+        tb,
+        bundle,
+        now,
+        target,
+        base,
+        previous?.find((p) => p.namespace === base.namespace && p.name === base.name && p.key === base.key),
+        kind,
+      );
+    const keyed = (r: ObjectKeyReference) => ({ namespace: r.namespace, name: r.name, key: keyOf(r) });
     const [secrets, configMaps, clusterTrustBundles] = await Promise.all([
       Promise.all(
         (t.secrets ?? []).map((s) => {
-          const key = keyOf(s);
+          const base = keyed(s);
           const target = new SecretTarget(
-            {
-              namespace: s.namespace,
-              name: s.name,
-              key,
-              ...(s.truststore ? { truststore: this.truststore(s) } : {}),
-            },
+            { ...base, ...(s.truststore ? { truststore: this.truststore(s) } : {}) },
             deps(() => this.secretTargets.read('Secret', s.namespace, s.name)),
           );
-          const base = { namespace: s.namespace, name: s.name, key };
-          const old = prev.secrets?.find(
-            (p) => p.namespace === s.namespace && p.name === s.name && p.key === key,
-          );
-          return this.publishOne(tb, bundle, now, target, base, old, 'Secret');
+          return publish('Secret', base, target, prev.secrets);
         }),
       ),
       Promise.all(
         (t.configMaps ?? []).map((c) => {
-          const key = keyOf(c);
+          const base = keyed(c);
           const target = new ConfigMapTarget(
-            { namespace: c.namespace, name: c.name, key },
+            base,
             deps(() => this.configMapTargets.read('ConfigMap', c.namespace, c.name)),
           );
-          const base = { namespace: c.namespace, name: c.name, key };
-          const old = prev.configMaps?.find(
-            (p) => p.namespace === c.namespace && p.name === c.name && p.key === key,
-          );
-          return this.publishOne(tb, bundle, now, target, base, old, 'ConfigMap');
+          return publish('ConfigMap', base, target, prev.configMaps);
         }),
       ),
       Promise.all(
@@ -592,8 +610,7 @@ export class TrustBundleController {
                 : undefined,
             ),
           );
-          const old = prev.clusterTrustBundles?.find((p) => p.name === c.name);
-          return this.publishOne(tb, bundle, now, target, { name: c.name }, old, 'ClusterTrustBundle');
+          return publish('ClusterTrustBundle', { name: c.name }, target, prev.clusterTrustBundles);
         }),
       ),
     ]);
@@ -634,13 +651,13 @@ export class TrustBundleController {
     };
   }
 
-  private async publishOne<B extends object>(
+  private async publishOne<B extends TargetIdentity>(
     tb: TrustBundle,
     bundle: Bundle,
     now: Date,
     target: Target,
     base: B,
-    prev: PublishedStatus | { state: string; bundleHash?: string; lastSyncTime?: string } | undefined,
+    prev: PreviousTargetStatus | undefined,
     kind: string,
   ): Promise<
     B & { state: 'Synced' | 'Failed'; bundleHash?: string; lastSyncTime?: string; message?: string }
@@ -649,8 +666,7 @@ export class TrustBundleController {
     try {
       const result = await target.publish(bundle, ref.name);
       if (result.resourceVersion) {
-        const where = base as { namespace?: string; name?: string };
-        this.ownWrites.set(targetRef(kind, where.namespace ?? '', where.name ?? ''), result.resourceVersion);
+        this.ownWrites.set(targetRef(kind, base.namespace ?? '', base.name), result.resourceVersion);
       }
       if (result.state === 'Conflict') {
         this.o.events.record(ref, 'Warning', 'TargetConflict', result.message ?? target.id);
