@@ -12,6 +12,9 @@
 #                                               until it serves (etcd /health, kube-apiserver /readyz)
 #   hack/cluster.sh restart COMPONENT [--kill]  both (fault tests: a crashed API server or etcd)
 #
+# APISERVER_PROFILING=true serves kube-apiserver's /debug/pprof (for profiling the API server under
+# load, e.g. during `make bench`).
+#
 # State lives in ${CLUSTER_DIR:-<repo>/.cluster}; ports are picked at random, so several
 # CLUSTER_DIRs can run side by side. Every process runs in its own process group and carries
 # TRUSTBUNDLE_CLUSTER_DIR=<dir> in its environment, so `down` finds it even when a crashed run
@@ -284,7 +287,7 @@ cmd_up() {
     --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true --authorization-mode=RBAC \
     --token-auth-file="$PKI/tokens.csv" --service-account-issuer="$server" \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-    --disable-admission-plugins=ServiceAccount --endpoint-reconciler-type=none --profiling=false
+    --disable-admission-plugins=ServiceAccount --endpoint-reconciler-type=none --profiling="${APISERVER_PROFILING:-false}"
   wait_until kube-apiserver 90 "/readyz" curl -sf --cacert "$PKI/ca.crt" "$server/readyz"
   write_kubeconfig "$server"
 

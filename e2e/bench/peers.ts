@@ -42,8 +42,10 @@ class Controller {
     this.probeBase = `http://127.0.0.1:${probePort}`;
     this.spawnedAt = performance.now();
     this.child = spawn(command, args, { env, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.pipe(log);
-    this.child.stderr!.pipe(log);
+    // One file for both streams: neither may end it while the other still writes.
+    this.child.stdout!.pipe(log, { end: false });
+    this.child.stderr!.pipe(log, { end: false });
+    this.child.once('close', () => log.end());
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
   }
 
