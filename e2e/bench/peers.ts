@@ -3,7 +3,15 @@
 // cert-manager's trust-manager (built from the Go module proxy at the version pinned in
 // hack/versions.env).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -183,6 +191,19 @@ export interface OurOperatorOptions {
   cpuProfileDir?: string;
 }
 
+/**
+ * The NODE_OPTIONS the operator runs with: the image's (the Dockerfile's `ENV NODE_OPTIONS`), so
+ * the figures are those of the process as shipped; BENCH_OPERATOR_NODE_OPTIONS overrides it for
+ * what-if runs (empty: Node's defaults).
+ */
+export function operatorNodeOptions(): string {
+  const override = process.env.BENCH_OPERATOR_NODE_OPTIONS;
+  if (override !== undefined) return override;
+  return (
+    /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1]?.trim() ?? ''
+  );
+}
+
 export class OurOperator extends Controller {
   static async start(options: OurOperatorOptions): Promise<OurOperator> {
     const port = await freePort();
@@ -193,8 +214,9 @@ export class OurOperator extends Controller {
       RESYNC_SECONDS: String(options.resyncSeconds ?? 600),
       LEADER_ELECT: 'false',
     };
-    // What-if runs, e.g. a heap limit as a container's memory limit would set: passed to the operator only.
-    if (process.env.BENCH_OPERATOR_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_OPERATOR_NODE_OPTIONS;
+    const nodeOptions = operatorNodeOptions();
+    if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
+    else delete env.NODE_OPTIONS;
     const nodeArgs: string[] = [];
     if (options.cpuProfileDir) {
       rmSync(options.cpuProfileDir, { recursive: true, force: true });

@@ -12,6 +12,8 @@ import {
   OurOperator,
   TRUST_MANAGER_CRDS,
   TrustManager,
+  metricSum,
+  operatorNodeOptions,
 } from './peers.ts';
 import { cpuSecondsOf } from './process.ts';
 import { hotspots } from './profile.ts';
@@ -190,6 +192,13 @@ export class ScaleRun {
       const after = await this.requests();
       const delta = requestDelta(before, after, RESOURCES);
       const memory = op.memory();
+      // Where the resident memory is once settled: V8's heap (used of allocated) and buffers outside it.
+      const metrics = await op.metrics();
+      const heap = {
+        usedMB: metricSum(metrics, 'nodejs_heap_size_used_bytes') / MB,
+        totalMB: metricSum(metrics, 'nodejs_heap_size_total_bytes') / MB,
+        externalMB: metricSum(metrics, 'nodejs_external_memory_bytes') / MB,
+      };
       const cpu: Record<string, number> = { operator: cpuSecondsOf(op.pid) };
       for (const [name, seconds] of Object.entries(this.planeCpu()))
         cpu[name] = seconds - (cpuBefore[name] ?? 0);
@@ -202,6 +211,7 @@ export class ScaleRun {
         requests: sumRequests(delta),
         delta,
         peakRssBytes: memory.peakRssBytes,
+        heap,
       };
     } finally {
       await bundles.stop();
@@ -233,6 +243,12 @@ export class ScaleRun {
       r.peakRssBytes / MB,
       'MB',
       `operator peak RSS (VmHWM) after the cold start with ${count} bundles`,
+    );
+    f.figure(
+      `heap-used-${count}-bundles`,
+      r.heap.usedMB,
+      'MB',
+      `operator V8 heap in use once settled (of ${r.heap.totalMB.toFixed(0)} MB allocated; ${r.heap.externalMB.toFixed(1)} MB external)`,
     );
     f.figure(
       `requests-per-reconcile-${count}`,
@@ -547,6 +563,7 @@ export const scaleBenchmark: Benchmark = {
     try {
       const build = buildOperator(context.log);
       found.details.operator = build.description;
+      found.details.operatorNodeOptions = operatorNodeOptions() || '(none)';
       await plane.applyManifests(join(process.cwd(), 'crds'));
       await plane.applyManifests(TRUST_MANAGER_CRDS);
       await plane.waitCrdEstablished('trustbundles.mtls.openbanking.dev');
