@@ -395,6 +395,7 @@ export class TrustBundleController {
           (m, c) => (!m || c.notAfter < m ? c.notAfter : m),
           undefined,
         ),
+        crls: bundle.crls,
       });
     } else {
       // Rejected: no target is touched; the status keeps describing what is in force.

@@ -9,6 +9,8 @@ export interface BundleBuilt {
   certificates: number;
   /** Earliest notAfter among the bundle's certificates; absent for an empty bundle. */
   earliestNotAfter?: Date;
+  /** The CRLs published with the bundle (`ca.crl`); none when it publishes none. */
+  crls?: { thisUpdate: Date; nextUpdate?: Date }[];
 }
 
 export interface OperatorMetrics {
@@ -68,6 +70,16 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     'earliest_expiry_timestamp_seconds',
     'Earliest notAfter among the certificates of the bundle in force, as a Unix time.',
   );
+  // A CRL in force that passes its nextUpdate makes nginx refuse every client of its CA; a new one
+  // must come through the sources before then (a stale one is refused, the last good stays).
+  const crlNextUpdate = perBundle(
+    'crl_next_update_timestamp_seconds',
+    'Earliest nextUpdate among the CRLs published with the bundle in force (ca.crl), as a Unix time.',
+  );
+  const crlThisUpdate = perBundle(
+    'crl_this_update_timestamp_seconds',
+    'Oldest thisUpdate among the CRLs published with the bundle in force, as a Unix time (time() minus it is the age).',
+  );
   const rejected = perBundle(
     'rejected',
     '1 when the last build of the bundle was rejected by its policy (the previous bundle stays in force).',
@@ -106,6 +118,13 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       if (built.earliestNotAfter)
         earliestExpiry.set({ bundle }, Math.floor(built.earliestNotAfter.getTime() / 1000));
       else earliestExpiry.remove({ bundle });
+      const crls = built.crls ?? [];
+      const unix = (d: Date): number => Math.floor(d.getTime() / 1000);
+      const nextUpdates = crls.flatMap((c) => (c.nextUpdate ? [unix(c.nextUpdate)] : []));
+      if (nextUpdates.length > 0) crlNextUpdate.set({ bundle }, Math.min(...nextUpdates));
+      else crlNextUpdate.remove({ bundle });
+      if (crls.length > 0) crlThisUpdate.set({ bundle }, Math.min(...crls.map((c) => unix(c.thisUpdate))));
+      else crlThisUpdate.remove({ bundle });
     },
     queueDepth(depth) {
       queueDepth.set(depth);
@@ -120,7 +139,8 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       rollouts.inc({ kind });
     },
     forgetBundle(bundle) {
-      for (const gauge of [certificates, earliestExpiry, rejected]) gauge.remove({ bundle });
+      for (const gauge of [certificates, earliestExpiry, crlNextUpdate, crlThisUpdate, rejected])
+        gauge.remove({ bundle });
     },
     expose() {
       return registry.metrics();

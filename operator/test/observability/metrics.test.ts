@@ -57,6 +57,29 @@ describe('operator metrics', () => {
     expect(s.get('trustbundle_bundle_certificates{bundle="empty"}')).toBe(0);
   });
 
+  it('reports the CRLs in force: earliest nextUpdate and oldest thisUpdate; none when the bundle publishes none', async () => {
+    const m = createMetrics({ processMetrics: false });
+    const at = (iso: string) => new Date(iso);
+    m.bundleBuilt('tpp-roots', {
+      certificates: 2,
+      crls: [
+        { thisUpdate: at('2026-11-20T00:00:00Z'), nextUpdate: at('2026-11-27T00:00:00Z') },
+        { thisUpdate: at('2026-11-25T00:00:00Z'), nextUpdate: at('2026-11-26T12:00:00Z') },
+      ],
+    });
+    let s = await samples(m.expose);
+    expect(s.get('trustbundle_bundle_crl_next_update_timestamp_seconds{bundle="tpp-roots"}')).toBe(
+      Date.UTC(2026, 10, 26, 12) / 1000,
+    );
+    expect(s.get('trustbundle_bundle_crl_this_update_timestamp_seconds{bundle="tpp-roots"}')).toBe(
+      Date.UTC(2026, 10, 20) / 1000,
+    );
+
+    m.bundleBuilt('tpp-roots', { certificates: 2, crls: [] });
+    s = await samples(m.expose);
+    expect([...s.keys()].filter((k) => k.includes('_crl_'))).toEqual([]);
+  });
+
   it('counts target writes, authorization-server pushes, rollouts and the queue depth', async () => {
     const m = createMetrics({ processMetrics: false });
     m.targetWritten('Secret');
