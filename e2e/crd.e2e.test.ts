@@ -246,6 +246,36 @@ describe('the TrustBundle CRD on a real API server', () => {
     expect(message).toMatch(/spec\.targets\.secrets\[1\]: Duplicate value/);
   });
 
+  it.each([
+    [
+      { key: 'ca.crl' },
+      /spec\.targets\.secrets\[0\].*key must not be ca\.crl: the operator writes the CRLs there/,
+    ],
+    [
+      { truststore: { key: 'ca.crl' } },
+      /spec\.targets\.secrets\[0\].*truststore\.key must not be ca\.crl: the operator writes the CRLs there/,
+    ],
+    [{ truststore: { key: 'ca.crt' } }, /spec\.targets\.secrets\[0\].*truststore\.key must differ from key/],
+    [{ key: 'bundle.pem', truststore: { key: 'bundle.pem' } }, /truststore\.key must differ from key/],
+  ])('refuses a Secret target whose keys collide with ca.crl or each other: %j', async (fields, why) => {
+    const message = await refusal(`keys-${uniqueSuffix()}`, {
+      sources: [{ inline: PEM }],
+      targets: { secrets: [{ namespace: 'a', name: 'b', ...fields }] },
+    });
+    expect(message).toMatch(why);
+  });
+
+  it('accepts a Secret target with a truststore under its default key', async () => {
+    const spec = {
+      sources: [{ inline: PEM }],
+      targets: { secrets: [{ namespace: 'a', name: 'b', truststore: {} }] },
+    };
+    const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], {
+      input: manifest(`keys-ok-${uniqueSuffix()}`, spec),
+    });
+    expect(out).toMatch(/created \(server dry run\)/);
+  });
+
   it('keeps status behind its subresource and prints READY, CERTS, HASH, NEXT-EXPIRY, AGE', async () => {
     const name = `printed-${suffix}`;
     const bundleHash = `sha256:${'0123456789abcdef'.repeat(4)}`;

@@ -125,7 +125,7 @@ async function scenario(title: string): Promise<CheckResult[]> {
 
 const answer = (results: CheckResult[], check: string) => results.find((r) => r.check === check)!.answers!;
 
-test('both CAs trusted: TPP1 200 and TPP2 200 with curl and openssl s_client, no certificate 400', async () => {
+test('both CAs trusted: TPP1, TPP2 and TPP3 200 with curl and openssl s_client, no certificate 400', async () => {
   const got = await scenario('CA1 and CA2 trusted');
   // The backend got the verified client certificate from the ingress, as ingress-nginx passes it.
   for (const a of answer(got, 'TPP1 certificate')) {

@@ -19,6 +19,7 @@ import {
   applyBundle,
   bundleEvents,
   condition,
+  crlsOf,
   deleteBundle,
   getBundle,
   readSecret,
@@ -254,6 +255,7 @@ test('CRLs: a Secret target gets ca.crl when every CA has a current one, and non
       'the hand-added ca.crl to be removed',
       async () => (await readSecret(ns, secret))?.data['ca.crl'] === undefined,
     );
+    expect(subjectsOf((await readSecret(ns, secret))!.data['ca.crt'])).toHaveLength(2);
 
     // With both CRLs again, a ca.crl deleted or edited by hand is restored.
     await applyBundle(crlName, crlSpec(one.pem, two.pem, one.crl().pem, two.crl().pem));
@@ -275,5 +277,58 @@ test('CRLs: a Secret target gets ca.crl when every CA has a current one, and non
     expect(reasons).toContain('DriftCorrected');
   } finally {
     await deleteBundle(crlName);
+  }
+});
+
+test('one bundle with CRLs: the Secret holds ca.crt, ca.crl and truststore.p12, the ConfigMap and ClusterTrustBundle the same CAs; resyncs write nothing', async () => {
+  const { OpenSslCA } = await import('../operator/test/bundle/openssl-ca.ts');
+  const one = new OpenSslCA(tmp, '/C=BR/O=Banco Um/CN=Banco Um All Targets Root');
+  const two = new OpenSslCA(tmp, '/C=BR/O=Banco Dois/CN=Banco Dois All Targets Root');
+  one.revoke(one.issueClient('tpp-revoked'));
+  const all = `all-${uniqueSuffix()}`;
+  const allCtb = `tb-${all}`;
+  await applyBundle(all, {
+    sources: [one.pem, two.pem, one.crl().pem, two.crl().pem].map((inline) => ({ inline })),
+    targets: {
+      secrets: [{ namespace: ns, name: `${all}-ingress`, truststore: {} }],
+      configMaps: [{ namespace: ns, name: `${all}-gateway` }],
+      clusterTrustBundles: [{ name: allCtb }],
+    },
+  });
+  try {
+    await waitForBundle(
+      all,
+      'Ready with CRLs',
+      (b) => condition(b, 'Ready')?.status === 'True' && (b.status?.crls?.length ?? 0) === 2,
+    );
+    const cas = [
+      'C=BR, O=Banco Dois, CN=Banco Dois All Targets Root',
+      'C=BR, O=Banco Um, CN=Banco Um All Targets Root',
+    ];
+    const secret = (await readSecret(ns, `${all}-ingress`))!;
+    expect(Object.keys(secret.data).sort()).toEqual(['ca.crl', 'ca.crt', 'truststore.p12']);
+    expect(subjectsOf(secret.data['ca.crt'])).toEqual(cas);
+    expect(crlsOf(secret.data['ca.crl']).map((c) => c.revokedSerials.length)).toEqual([0, 1]);
+    const p12 = (await clients().core.readNamespacedSecret({ namespace: ns, name: `${all}-ingress` })).data!;
+    expect(keytoolList(p12['truststore.p12']!, 'changeit')).toMatch(/Your keystore contains 2 entries/);
+    const configMap = await clients().core.readNamespacedConfigMap({ namespace: ns, name: `${all}-gateway` });
+    expect(Object.keys(configMap.data!)).toEqual(['ca.crt']);
+    expect(subjectsOf(configMap.data!['ca.crt'])).toEqual(cas);
+    expect(subjectsOf(await ctbPem(allCtb))).toEqual(cas);
+
+    const rvs = async () => ({
+      secret: (await readSecret(ns, `${all}-ingress`))!.resourceVersion,
+      configMap: (await clients().core.readNamespacedConfigMap({ namespace: ns, name: `${all}-gateway` }))
+        .metadata!.resourceVersion,
+      ctb: JSON.parse(await kubectl(['get', 'clustertrustbundle', allCtb, '-o', 'json'])).metadata
+        .resourceVersion,
+      bundle: (await getBundle(all))!.metadata.resourceVersion,
+    });
+    const before = await rvs();
+    await new Promise((r) => setTimeout(r, 5_000)); // two resyncs
+    expect(await rvs()).toEqual(before);
+  } finally {
+    await deleteBundle(all);
+    await kubectl(['delete', 'clustertrustbundle', allCtb, '--ignore-not-found']);
   }
 });

@@ -102,7 +102,9 @@ async function up(): Promise<number> {
   log('installing the TrustBundle CRD');
   await installCrds();
 
-  log('creating the test PKI in .demo/pki with `trustbundle pki` (CA1, CA2, TPP1, TPP2, the impostor)');
+  log(
+    'creating the test PKI in .demo/pki with `trustbundle pki` (CA1, CA2, TPP1, TPP2, TPP3, the impostor, CRLs)',
+  );
   const pki = await createRunbookPki(join(DEMO, 'pki'));
 
   log(

@@ -8,8 +8,7 @@
 import { makeInformer, type Informer, type V1Deployment } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { writeFileSync, renameSync } from 'node:fs';
-import { BUNDLE_HASH_ANNOTATION, DEFAULT_KEY } from '../../operator/src/api/v1alpha1.ts';
-import { CRL_KEY } from '../../operator/src/controller/targets/secret.ts';
+import { BUNDLE_HASH_ANNOTATION, CRL_KEY, DEFAULT_KEY } from '../../operator/src/api/v1alpha1.ts';
 import { clients, kubeConfig } from '../harness/kube.ts';
 import { waitFor, type WaitOptions } from '../harness/wait.ts';
 import type { Nginx } from './nginx.ts';

@@ -248,21 +248,28 @@ export type ClientName = 'TPP1' | 'TPP2' | 'TPP3' | 'no certificate' | 'impostor
  */
 export type ScenarioKind = 'rollout' | 'refused' | 'unchanged' | 'none';
 
-export interface Scenario {
+interface ScenarioBase {
   title: string;
-  kind: ScenarioKind;
   /** The TrustBundle's sources after the edit (not used for `none`). */
   sources?: (names: RunbookNames, pki: RunbookPki) => TrustBundleSource[];
   /** The TrustBundle's policy after the edit (the defaults when absent). */
   policy?: TrustBundlePolicy;
-  /** For `refused`: the SourcesValid reason the operator must give. */
-  refusal?: ProblemCode;
   /** The CAs nginx (and ACP) must trust afterwards. */
   trusted: CaName[];
   /** The CRLs nginx must enforce afterwards, as crlLabel() names them ([] = no ssl_crl); unchecked when absent. */
   crls?: string[];
   requests: [ClientName, number][];
 }
+
+export type Scenario = ScenarioBase &
+  (
+    | { kind: Exclude<ScenarioKind, 'refused'> }
+    | {
+        kind: 'refused';
+        /** The SourcesValid reason the operator must give. */
+        refusal: ProblemCode;
+      }
+  );
 
 const both = (n: RunbookNames): TrustBundleSource[] => [caSource(n, 'CA1'), caSource(n, 'CA2')];
 const BOTH_TPPS_ADMITTED: [ClientName, number][] = [
@@ -549,7 +556,8 @@ async function runNoChange(world: RunbookWorld, scenario: Scenario, add: Add): P
 
   await applyBundle(names.bundle, runbookSpec(names, scenario.sources!(names, pki), scenario.policy));
   const refused = scenario.kind === 'refused';
-  const expected = refused ? `refused: SourcesValid=False (${scenario.refusal})` : 'Ready, same bundle';
+  const expected =
+    scenario.kind === 'refused' ? `refused: SourcesValid=False (${scenario.refusal})` : 'Ready, same bundle';
   try {
     const tb = await waitForBundle(
       names.bundle,

@@ -3,6 +3,7 @@ import yaml from 'js-yaml';
 import { X509Certificate } from 'node:crypto';
 import type { TrustBundle, TrustBundleSpec } from '../../operator/src/api/v1alpha1.ts';
 import { parseCrl } from '../../operator/src/bundle/crl.ts';
+import { readPem } from '../../operator/src/bundle/pem.ts';
 import { clients, isNotFound, kubectl, kubectlApply, waitFor, type WaitOptions } from '../harness/kube.ts';
 
 const G = { group: 'mtls.openbanking.dev', version: 'v1alpha1', plural: 'trustbundles' };
@@ -97,8 +98,8 @@ export interface CrlSummary {
 /** The CRLs in PEM text (a Secret's `ca.crl`), in order. */
 export function crlsOf(pem: string | undefined): CrlSummary[] {
   if (!pem) return [];
-  return [...pem.matchAll(/-----BEGIN X509 CRL-----([\s\S]+?)-----END X509 CRL-----/g)].map((m) => {
-    const { issuer, revokedSerials } = parseCrl(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  return readPem({ name: 'ca.crl', content: pem }).crls.map((block) => {
+    const { issuer, revokedSerials } = parseCrl(block.der);
     return { issuer, revokedSerials };
   });
 }

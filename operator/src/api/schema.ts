@@ -5,6 +5,7 @@ import {
   CERTIFICATE_ACTIONS,
   CERTIFICATE_STATUSES,
   CONDITION_STATUSES,
+  CRL_KEY,
   DEFAULT_CLIENT_ID_KEY,
   DEFAULT_CLIENT_SECRET_KEY,
   DEFAULT_DELETION_POLICY,
@@ -214,7 +215,9 @@ const policy = object(
 
 const secretTarget = object(
   'A Secret the operator writes the bundle into, e.g. the one an nginx ingress names in auth-tls-secret. ' +
-    'It is created if missing; other keys in it are left alone.',
+    'It is created if missing. Besides the bundle key (and the truststore key) the operator owns ca.crl: ' +
+    'it holds the CRLs when every CA has a current one and is removed otherwise, whoever wrote it. ' +
+    'Other keys in the Secret are left alone.',
   {
     namespace: namespace('target Secret'),
     name: name('target Secret'),
@@ -237,7 +240,23 @@ const secretTarget = object(
       },
     ),
   },
-  { required: ['namespace', 'name'] },
+  {
+    required: ['namespace', 'name'],
+    'x-kubernetes-validations': [
+      {
+        rule: `!has(self.key) || self.key != '${CRL_KEY}'`,
+        message: `key must not be ${CRL_KEY}: the operator writes the CRLs there`,
+      },
+      {
+        rule: `!has(self.truststore) || !has(self.truststore.key) || self.truststore.key != '${CRL_KEY}'`,
+        message: `truststore.key must not be ${CRL_KEY}: the operator writes the CRLs there`,
+      },
+      {
+        rule: `!has(self.truststore) || (has(self.key) ? self.key : '${DEFAULT_KEY}') != (has(self.truststore.key) ? self.truststore.key : '${DEFAULT_TRUSTSTORE_KEY}')`,
+        message: 'truststore.key must differ from key',
+      },
+    ],
+  },
 );
 
 const clusterTrustBundleName = string(

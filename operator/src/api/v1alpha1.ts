@@ -62,6 +62,8 @@ export const CERTIFICATE_STATUSES = [
 
 export const DEFAULT_KEY = 'ca.crt';
 export const DEFAULT_TRUSTSTORE_KEY = 'truststore.p12';
+/** Where a Secret target carries the bundle's CRLs: the key ingress-nginx's auth-tls-secret convention reads. */
+export const CRL_KEY = 'ca.crl';
 export const DEFAULT_PASSWORD_KEY = 'password';
 export const DEFAULT_CLIENT_ID_KEY = 'client_id';
 export const DEFAULT_CLIENT_SECRET_KEY = 'client_secret';

@@ -83,6 +83,7 @@ export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerpr
     // OpenSSL's own answer: cA in basicConstraints, keyCertSign allowed, and no malformed
     // extension — exactly what decides whether nginx will accept it as an issuer.
     isCA: x509.ca,
+    mayIssueCRLs: facts.mayIssueCRLs,
     selfSigned: facts.selfIssued && valid === true,
     ...(valid !== undefined ? { selfSignatureValid: valid } : {}),
     der,

@@ -305,6 +305,13 @@ export function judgeCrls(
         `its signature does not verify with the key of ${keys}: it is corrupted or signed by another key`,
       );
     }
+    if (issuer && !issuer.cert.mayIssueCRLs) {
+      add(
+        'error',
+        'UnsupportedCRL',
+        "its CA's keyUsage does not include cRLSign, so OpenSSL (hence nginx) refuses the CRLs it signs",
+      );
+    }
     const alg = signatureAlgorithm(crl.der);
     if (alg.digest === 'broken' || alg.digest === 'unknown') {
       add('error', 'WeakSignature', `signed with ${alg.name}, which is refused`);

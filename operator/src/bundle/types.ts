@@ -97,6 +97,8 @@ export interface CertificateInfo {
   curve?: string;
   signatureAlgorithm: string;
   isCA: boolean;
+  /** Its keyUsage allows cRLSign (or it has none): OpenSSL refuses a CRL whose issuer may not sign CRLs. */
+  mayIssueCRLs: boolean;
   selfSigned: boolean;
   /** Every source this certificate came from (deduplicated by DER). */
   sources: string[];

@@ -83,6 +83,8 @@ export interface CertificateFacts {
   notAfter: Date;
   publicKey: PublicKeyFacts;
   isCA: boolean;
+  /** False when a keyUsage extension leaves out cRLSign: OpenSSL then refuses CRLs it signed. */
+  mayIssueCRLs: boolean;
   signatureOid: string;
   /** True when issuer and subject are the same bytes. */
   selfIssued: boolean;
@@ -142,6 +144,7 @@ export function readCertificate(d: Uint8Array): CertificateFacts {
   if (!nb || !na || more.length) throw new DerError('bad validity');
   let basicCA = false;
   let keyCertSign: boolean | undefined;
+  let cRLSign: boolean | undefined;
   for (; i < f.length; i++) {
     const t = f[i]!;
     if (t.tag === 0x81 || t.tag === 0x82) continue; // issuer/subject unique IDs
@@ -162,6 +165,8 @@ export function readCertificate(d: Uint8Array): CertificateFacts {
         const ku = want(node(d, content.start, content.end), TAG.bitString, 'keyUsage');
         // Bit 5 (keyCertSign) is in the first content byte after the unused-bits count.
         keyCertSign = ku.end - ku.start >= 2 && (d[ku.start + 1]! & 0x04) !== 0;
+        // Bit 6 (cRLSign), the next one.
+        cRLSign = ku.end - ku.start >= 2 && (d[ku.start + 1]! & 0x02) !== 0;
       }
     }
   }
@@ -177,6 +182,7 @@ export function readCertificate(d: Uint8Array): CertificateFacts {
     notAfter: time(d, na, 'notAfter'),
     publicKey: publicKey(d, spki),
     isCA,
+    mayIssueCRLs: cRLSign !== false,
     signatureOid: outerOid,
     selfIssued: Buffer.compare(issuerBytes, subjectBytes) === 0,
     tbs: whole(d, tbs),

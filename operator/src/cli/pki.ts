@@ -9,6 +9,7 @@ import {
   revocationOf,
   signCertificationRequest,
   type Authority,
+  type Crl,
   type HashName,
   type KeySpec,
   type Revocation,
@@ -324,9 +325,10 @@ ${CA_HELP}
     const issuer = await authority(p);
     const revoked: Revocation[] = [];
     for (const file of strings(p, 'revoke')) {
+      const text = await readInput(file, 1024 * 1024);
       let certificate: X509Certificate;
       try {
-        certificate = new X509Certificate(await readInput(file, 1024 * 1024));
+        certificate = new X509Certificate(text);
       } catch {
         throw new UsageError(`--revoke ${file}: not a readable PEM certificate`);
       }
@@ -337,7 +339,7 @@ ${CA_HELP}
       }
     }
     for (const serialNumber of strings(p, 'revoke-serial')) revoked.push({ serialNumber });
-    let made;
+    let made: Crl;
     try {
       made = createCrl(issuer, {
         revoked,

@@ -127,8 +127,8 @@ export class TrustBundleController {
   private readonly lastStatus = new Map<string, string>();
   private started = false;
   private clusterTrustBundlePath?: string;
-  /** Target → the resourceVersion of the operator's last write to it. */
-  private readonly ownWrites = new Map<string, string>();
+  /** Target → the resourceVersions of the operator's last writes to it (an apply, then maybe a patch). */
+  private readonly ownWrites = new Map<string, Set<string>>();
 
   constructor(options: ControllerOptions) {
     this.o = {
@@ -170,8 +170,9 @@ export class TrustBundleController {
       (t: { namespace: string; name: string; owner?: string; resourceVersion?: string }): void => {
         const ref = targetRef(kind, t.namespace, t.name);
         // The echo of this operator's own write brings nothing new: no second reconcile for it.
-        if (t.resourceVersion && this.ownWrites.get(ref) === t.resourceVersion) {
-          this.ownWrites.delete(ref);
+        const own = this.ownWrites.get(ref);
+        if (t.resourceVersion && own?.delete(t.resourceVersion)) {
+          if (own.size === 0) this.ownWrites.delete(ref);
           return;
         }
         if (t.owner) this.queue.add(t.owner);
@@ -666,8 +667,11 @@ export class TrustBundleController {
     const ref = { name: tb.metadata.name!, uid: tb.metadata.uid };
     try {
       const result = await target.publish(bundle, ref.name);
-      if (result.resourceVersion) {
-        this.ownWrites.set(targetRef(kind, base.namespace ?? '', base.name), result.resourceVersion);
+      if (result.resourceVersions?.length) {
+        this.ownWrites.set(
+          targetRef(kind, base.namespace ?? '', base.name),
+          new Set(result.resourceVersions),
+        );
       }
       if (result.state === 'Conflict') {
         this.o.events.record(ref, 'Warning', 'TargetConflict', result.message ?? target.id);
@@ -699,6 +703,7 @@ export class TrustBundleController {
         state: 'Failed',
         message,
         ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
+        ...(prev?.lastSyncTime ? { lastSyncTime: prev.lastSyncTime } : {}),
       };
     }
   }

@@ -4,6 +4,7 @@
 import type { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { toPem } from '../bundle/build.ts';
+import { readCertificate } from '../bundle/x509.ts';
 import type { Authority } from './authority.ts';
 import type { HashName } from './keys.ts';
 import {
@@ -60,14 +61,26 @@ export function serialBytes(hex: string): Buffer {
   return bytes[0]! >= 0x80 ? Buffer.concat([Buffer.of(0), bytes]) : bytes;
 }
 
-function integer(value: bigint): forge.asn1.Asn1 {
-  return prim(asn1.Type.INTEGER, toBinary(serialBytes(value.toString(16))));
+/** cRLNumber: a non-negative INTEGER (RFC 5280 §5.2.3). */
+function crlNumber(value: bigint): forge.asn1.Asn1 {
+  if (value < 0n) throw new Error('a cRLNumber cannot be negative');
+  return prim(asn1.Type.INTEGER, toBinary(value === 0n ? Buffer.of(0) : serialBytes(value.toString(16))));
 }
+
+/** CRL times are encoded to the second: judge and report them as encoded. */
+const wholeSecond = (d: Date): Date => new Date(Math.floor(d.getTime() / 1000) * 1000);
 
 /** The certificates `ca` revoked, as a CRL signed with its key. */
 export function createCrl(ca: Authority, options: CrlOptions = {}): Crl {
-  const thisUpdate = options.thisUpdate ?? new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
-  const nextUpdate = options.nextUpdate ?? new Date(thisUpdate.getTime() + (options.hours ?? 168) * HOUR_MS);
+  if (!readCertificate(ca.certificate.raw).mayIssueCRLs) {
+    throw new Error(
+      `the keyUsage of "${ca.certificate.subject.replace(/\n/g, ', ')}" does not include cRLSign: OpenSSL (hence nginx) would refuse its CRLs`,
+    );
+  }
+  const thisUpdate = wholeSecond(options.thisUpdate ?? new Date(Date.now() - 60_000));
+  const nextUpdate = wholeSecond(
+    options.nextUpdate ?? new Date(thisUpdate.getTime() + (options.hours ?? 168) * HOUR_MS),
+  );
   if (Number.isNaN(thisUpdate.getTime()) || Number.isNaN(nextUpdate.getTime()))
     throw new Error('invalid CRL date');
   if (nextUpdate.getTime() <= thisUpdate.getTime()) {
@@ -76,10 +89,14 @@ export function createCrl(ca: Authority, options: CrlOptions = {}): Crl {
     );
   }
   const issuer = issuerFacts(ca.certificate);
-  const revoked = (options.revoked ?? []).map((r) =>
+  // One entry per serial: the same certificate revoked twice is listed once.
+  const unique = [
+    ...new Map((options.revoked ?? []).map((r) => [serialBytes(r.serialNumber).toString('hex'), r])).values(),
+  ];
+  const revoked = unique.map((r) =>
     seq([
       prim(asn1.Type.INTEGER, toBinary(serialBytes(r.serialNumber))),
-      time(r.revocationDate ?? thisUpdate),
+      time(wholeSecond(r.revocationDate ?? thisUpdate)),
     ]),
   );
   const extensions: Extension[] = [
@@ -87,7 +104,7 @@ export function createCrl(ca: Authority, options: CrlOptions = {}): Crl {
     {
       oid: CRL_NUMBER_OID,
       critical: false,
-      value: integer(options.crlNumber ?? BigInt(Math.floor(thisUpdate.getTime() / 1000))),
+      value: crlNumber(options.crlNumber ?? BigInt(Math.floor(thisUpdate.getTime() / 1000))),
     },
   ];
   const der = signStructure(

@@ -55,7 +55,7 @@ export const seq = (items: Asn1[]): Asn1 =>
   asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, items);
 export const prim = (type: forge.asn1.Type, bytes: string): Asn1 =>
   asn1.create(asn1.Class.UNIVERSAL, type, false, bytes);
-export const oid = (dotted: string): Asn1 => prim(asn1.Type.OID, asn1.oidToDer(dotted).getBytes());
+const oid = (dotted: string): Asn1 => prim(asn1.Type.OID, asn1.oidToDer(dotted).getBytes());
 const octets = (bytes: Buffer): Asn1 => prim(asn1.Type.OCTETSTRING, toBinary(bytes));
 
 export function time(date: Date): Asn1 {

@@ -272,6 +272,24 @@ describe('malformed and unusable CRLs', () => {
     ).toThrow(/unhandled critical CRL extension/);
   });
 
+  test('a CRL signed by a CA whose keyUsage leaves out cRLSign is refused, as OpenSSL refuses it', () => {
+    const noCrlSign = new OpenSslCA(tmp.path, '/C=BR/O=Banco Tres/CN=Banco Tres Root CA', {
+      keyUsage: 'keyCertSign',
+    });
+    const tpp = noCrlSign.issueClient('tpp-tres');
+    const crl = noCrlSign.crl();
+    const r = build([src('cas', ca1, noCrlSign), src('crl1', crl1), src('crl3', crl)]);
+    expect(r.bundle).toBeUndefined();
+    expect(codes(r)).toEqual(['error:UnsupportedCRL']);
+    expect(r.problems[0]!.message).toMatch(/Banco Tres Root CA.*keyUsage does not include cRLSign/);
+    expect(() =>
+      ca1.openssl([
+        'verify', '-crl_check', '-CAfile', writeTmp('ca3.crt', noCrlSign.pem), '-CRLfile', writeTmp('ca3.crl', crl.pem),
+        tpp.certFile,
+      ]),
+    ).toThrow(/key usage does not include CRL signing/); // prettier-ignore
+  });
+
   test('random bytes in a CRL block never throw and never publish', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 600 }), (bytes) => {

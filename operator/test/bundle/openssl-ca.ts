@@ -60,6 +60,8 @@ export interface CAOptions {
   key?: CAKey;
   /** Lifetime of the CA certificate (default 365 days). */
   days?: number;
+  /** The CA's keyUsage (default `keyCertSign,cRLSign`). */
+  keyUsage?: string;
 }
 
 export class OpenSslCA {
@@ -81,7 +83,7 @@ export class OpenSslCA {
     this.openssl(['genpkey', ...KEY_ARGS[key], '-out', 'ca.key']);
     this.openssl([
       'req', '-x509', '-new', '-key', 'ca.key', '-subj', subject, '-days', String(options.days ?? 365), '-out', 'ca.crt',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', `keyUsage=critical,${options.keyUsage ?? 'keyCertSign,cRLSign'}`,
       ...(key === 'rsa-pss' ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : []),
     ]); // prettier-ignore
     this.pem = readFileSync(join(this.dir, 'ca.crt'), 'utf8');

@@ -1,4 +1,7 @@
+import type forge from 'node-forge';
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildBundle } from '../../src/bundle/build.ts';
 import { parseCrl } from '../../src/bundle/crl.ts';
 import {
@@ -6,10 +9,13 @@ import {
   createCA,
   createCrl,
   issueClientCertificate,
+  loadAuthority,
   revocationOf,
   serialBytes,
   type KeySpec,
 } from '../../src/pki/index.ts';
+import { parseDer } from '../../src/pki/x509.ts';
+import { OpenSslCA } from '../bundle/openssl-ca.ts';
 import { TempDir, openssl, scratch } from './tools.ts';
 
 const tmp = new TempDir();
@@ -83,6 +89,17 @@ describe('createCrl', () => {
     const ca = createCA({ subject: 'CN=Quiet CA', key: { type: 'ec', curve: 'P-256' } });
     const crl = createCrl(authorityOf(ca), { hours: 2 });
     expect(openssl(['crl', '-noout', '-text'], { input: crl.pem }).stdout).toMatch(/No Revoked Certificates/);
+    // RFC 5280 §5.1.2.6: the field is absent, not an empty SEQUENCE (which openssl prints the same).
+    type Asn1 = forge.asn1.Asn1;
+    const tbs = (parseDer(crl.der).value as Asn1[])[0]!;
+    expect((tbs.value as Asn1[]).map((n) => `${n.tagClass === 0 ? 'u' : 'c'}${n.type}`)).toEqual([
+      'u2', // version
+      'u16', // signature
+      'u16', // issuer
+      'u23', // thisUpdate (UTCTime)
+      'u23', // nextUpdate
+      'c0', // crlExtensions [0]
+    ]);
     expect(crl.nextUpdate.getTime() - crl.thisUpdate.getTime()).toBe(2 * 3_600_000);
     const report = buildBundle([{ name: 'ca', content: ca.pem + crl.pem }], { crl: 'RequireForAll' });
     expect(report.bundle!.crls).toMatchObject([{ revokedCount: 0 }]);
@@ -105,6 +122,21 @@ describe('createCrl', () => {
     const second = createCrl(ca, { thisUpdate: new Date('2026-01-02T00:00:00Z') });
     expect(BigInt(parseCrl(second.der).crlNumber!)).toBeGreaterThan(BigInt(parseCrl(first.der).crlNumber!));
     expect(parseCrl(createCrl(ca, { crlNumber: 42n }).der).crlNumber).toBe('42');
+  });
+
+  test('cRLNumber 0 is allowed; the same certificate revoked twice is listed once', () => {
+    const ca = authorityOf(createCA({ subject: 'CN=CA', key: { type: 'ec', curve: 'P-256' } }));
+    expect(parseCrl(createCrl(ca, { crlNumber: 0n }).der).crlNumber).toBe('0');
+    const crl = createCrl(ca, { revoked: [{ serialNumber: '0ABC' }, { serialNumber: 'ab:c' }] });
+    expect(parseCrl(crl.der).revokedSerials).toEqual(['0ABC']);
+  });
+
+  test('a CA whose keyUsage leaves out cRLSign is refused: OpenSSL would refuse its CRLs', () => {
+    const ca = new OpenSslCA(tmp.path, '/CN=No CRL Sign CA', { keyUsage: 'keyCertSign' });
+    const authority = loadAuthority(ca.pem, readFileSync(join(ca.dir, 'ca.key')));
+    expect(() => createCrl(authority)).toThrow(
+      'the keyUsage of "CN=No CRL Sign CA" does not include cRLSign: OpenSSL (hence nginx) would refuse its CRLs',
+    );
   });
 
   test('nextUpdate must be later than thisUpdate', () => {

@@ -1,6 +1,7 @@
 // The Secret target: the bundle under one key (`ca.crt` for ingress-nginx's auth-tls-secret),
 // its CRLs as `ca.crl` when every CA has a current one, and optionally a PKCS#12 truststore for
 // Java servers. Other keys of the Secret are left alone.
+import { CRL_KEY } from '../../api/v1alpha1.ts';
 import { toPkcs12 } from '../../bundle/formats.ts';
 import type { Bundle } from '../../bundle/types.ts';
 import type { TargetObject } from '../../kube/objects.ts';
@@ -12,8 +13,6 @@ export const TRUSTSTORE_DIGEST_ANNOTATION = 'mtls.openbanking.dev/truststore-dig
 export const TRUSTSTORE_PASSWORD_ANNOTATION = 'mtls.openbanking.dev/truststore-password-from';
 /** Java's own default truststore password; documented, and only for stores of public certificates. */
 export const DEFAULT_TRUSTSTORE_PASSWORD = 'changeit';
-/** Where ingress-nginx's auth-tls-secret convention looks for revocation lists. */
-export const CRL_KEY = 'ca.crl';
 
 const base64 = (text: string): string => Buffer.from(text).toString('base64');
 

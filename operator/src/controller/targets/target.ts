@@ -11,8 +11,8 @@ export interface TargetResult {
   state: 'Synced' | 'Conflict' | 'Failed';
   /** True when this reconcile wrote to the target. */
   wrote: boolean;
-  /** The resourceVersion the write produced, so its own watch event is not taken for news. */
-  resourceVersion?: string;
+  /** The resourceVersions the writes produced, so their own watch events are not taken for news. */
+  resourceVersions?: string[];
   message?: string;
 }
 
@@ -91,20 +91,24 @@ export abstract class ObjectTarget implements Target {
     });
     const path = await this.path();
     type Written = { metadata?: { resourceVersion?: string }; data?: Record<string, string> };
-    let written = await this.deps.client.apply<Written>(path, body, FIELD_MANAGER);
-    const stray = (want.absent ?? []).filter((k) => written?.data?.[k] !== undefined);
+    const applied = await this.deps.client.apply<Written>(path, body, FIELD_MANAGER);
+    let resourceVersion = applied?.metadata?.resourceVersion;
+    const resourceVersions = resourceVersion ? [resourceVersion] : [];
+    const applying = (body as { data?: Record<string, string> }).data ?? {};
+    const stray = (want.absent ?? []).filter((k) => !(k in applying) && applied?.data?.[k] !== undefined);
     if (stray.length > 0) {
-      written = await this.deps.client.mergePatch<Written>(
+      // Unconditional: whatever happened meanwhile, these keys must go.
+      const patched = await this.deps.client.mergePatch<Written>(
         path,
-        {
-          metadata: { resourceVersion: written.metadata?.resourceVersion },
-          data: Object.fromEntries(stray.map((k) => [k, null])),
-        },
+        { data: Object.fromEntries(stray.map((k) => [k, null])) },
         { query: { fieldManager: FIELD_MANAGER } },
       );
+      resourceVersion = patched?.metadata?.resourceVersion;
+      if (resourceVersion) resourceVersions.push(resourceVersion);
     }
-    const resourceVersion = written?.metadata?.resourceVersion;
-    return { state: 'Synced', wrote: true, ...(resourceVersion ? { resourceVersion } : {}) };
+    // An apply that changed nothing (the cache lagged behind our own last write) wrote nothing.
+    const wrote = !current || resourceVersion !== current.resourceVersion;
+    return { state: 'Synced', wrote, ...(resourceVersions.length > 0 ? { resourceVersions } : {}) };
   }
 
   /** The cached digests equal those of what this bundle would write (for deterministic content). */

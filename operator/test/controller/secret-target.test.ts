@@ -1,0 +1,120 @@
+// The Secret target against a recording fake API server: what it applies, when it patches a
+// stray ca.crl away, and when an apply counts as a write.
+import { createHash } from 'node:crypto';
+import { BUNDLE_HASH_ANNOTATION, BUNDLE_LABEL } from '../../src/api/v1alpha1.ts';
+import { buildBundle } from '../../src/bundle/index.ts';
+import { SecretTarget } from '../../src/controller/targets/secret.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
+import type { TargetObject } from '../../src/kube/objects.ts';
+import { OpenSslCA } from '../bundle/openssl-ca.ts';
+import { TempDir } from '../pki/tools.ts';
+
+const tmp = new TempDir();
+afterAll(() => tmp.remove());
+
+const ca = new OpenSslCA(tmp.path, '/CN=Secret Target Root');
+const withoutCrl = buildBundle([{ name: 'ca', content: ca.pem }]).bundle!;
+const withCrl = buildBundle([{ name: 'ca', content: ca.pem + ca.crl().pem }]).bundle!;
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+
+type Data = Record<string, string>;
+
+/** A Secret on a fake API server: applies merge the operator's keys into it, merge patches with null remove keys. */
+function fakeServer(initial: Data, resourceVersion = 10) {
+  let data: Data = { ...initial };
+  let rv = resourceVersion;
+  const calls: string[] = [];
+  const object = () => ({ metadata: { resourceVersion: String(rv) }, data: { ...data } });
+  const client = {
+    apply: async (_path: string, body: { data: Data }) => {
+      calls.push(`apply ${Object.keys(body.data).sort().join(',')}`);
+      const next = { ...data, ...body.data };
+      if (JSON.stringify(next) !== JSON.stringify(data)) rv++;
+      data = next;
+      return object();
+    },
+    mergePatch: async (_path: string, patch: { data: Record<string, null> }) => {
+      calls.push(`patch ${JSON.stringify(patch)}`);
+      for (const k of Object.keys(patch.data)) delete data[k];
+      rv++;
+      return object();
+    },
+  } as unknown as KubeClient;
+  const cached = (owner = 'tb'): TargetObject => ({
+    namespace: 'ns',
+    name: 's',
+    resourceVersion: String(rv),
+    owner,
+    annotations: { [BUNDLE_HASH_ANNOTATION]: 'sha256:old' },
+    digests: new Map(Object.entries(data).map(([k, v]) => [k, digest(v)])),
+  });
+  return { client, calls, data: () => data, cached };
+}
+
+const target = (server: ReturnType<typeof fakeServer>, current: TargetObject | undefined) =>
+  new SecretTarget(
+    { namespace: 'ns', name: 's', key: 'ca.crt' },
+    { client: server.client, current: async () => current, bundleExists: () => true },
+  );
+
+test('a ca.crl someone else put there is removed when the bundle publishes none; ca.crt and other keys stay', async () => {
+  const server = fakeServer({ 'ca.crl': b64('hand-made'), 'tls.crt': b64('unrelated') });
+  const result = await target(server, server.cached()).publish(withoutCrl, 'tb');
+  expect(server.calls).toEqual(['apply ca.crt', 'patch {"data":{"ca.crl":null}}']);
+  expect(Object.keys(server.data()).sort()).toEqual(['ca.crt', 'tls.crt']);
+  // Both writes are the operator's own: neither watch event is news.
+  expect(result).toEqual({ state: 'Synced', wrote: true, resourceVersions: ['11', '12'] });
+});
+
+test('a bundle with CRLs writes ca.crl and patches nothing', async () => {
+  const server = fakeServer({});
+  const result = await target(server, undefined).publish(withCrl, 'tb');
+  expect(server.calls).toEqual(['apply ca.crl,ca.crt']);
+  expect(Buffer.from(server.data()['ca.crl']!, 'base64').toString()).toBe(withCrl.crl);
+  expect(result.wrote).toBe(true);
+});
+
+test('a ca.crl differing from the bundle’s is not "in sync": the target is written again', async () => {
+  const server = fakeServer({});
+  await target(server, undefined).publish(withCrl, 'tb');
+  const inSync: TargetObject = {
+    ...server.cached(),
+    annotations: { [BUNDLE_HASH_ANNOTATION]: withCrl.hash },
+    owner: 'tb',
+  };
+  const again = fakeServer(server.data());
+  expect(await target(again, { ...inSync }).publish(withCrl, 'tb')).toEqual({
+    state: 'Synced',
+    wrote: false,
+  });
+  expect(again.calls).toEqual([]);
+
+  inSync.digests.set('ca.crl', digest(b64('edited by hand')));
+  await target(again, inSync).publish(withCrl, 'tb');
+  expect(again.calls).toEqual(['apply ca.crl,ca.crt']);
+});
+
+test('an apply that changes nothing (the cache lagged behind) is not counted as a write', async () => {
+  const server = fakeServer({});
+  await target(server, undefined).publish(withoutCrl, 'tb');
+  // The cache still shows the old hash, but the server already holds exactly this bundle.
+  const result = await target(server, server.cached()).publish(withoutCrl, 'tb');
+  expect(result).toEqual({ state: 'Synced', wrote: false, resourceVersions: ['11'] });
+});
+
+test('the owner label and bundle hash are applied with the data', async () => {
+  const bodies: { metadata: { labels: object; annotations: object } }[] = [];
+  const client = {
+    apply: async (_p: string, body: (typeof bodies)[number]) => {
+      bodies.push(body);
+      return { metadata: { resourceVersion: '1' } };
+    },
+  } as unknown as KubeClient;
+  await new SecretTarget(
+    { namespace: 'ns', name: 's', key: 'ca.crt' },
+    { client, current: async () => undefined, bundleExists: () => true },
+  ).publish(withoutCrl, 'tb');
+  expect(bodies[0]!.metadata.labels).toEqual({ [BUNDLE_LABEL]: 'tb' });
+  expect(bodies[0]!.metadata.annotations).toEqual({ [BUNDLE_HASH_ANNOTATION]: withoutCrl.hash });
+});
