@@ -211,6 +211,7 @@ export class ScaleRun {
         requests: sumRequests(delta),
         delta,
         peakRssBytes: memory.peakRssBytes,
+        settledRssBytes: memory.rssBytes,
         heap,
       };
     } finally {
@@ -243,6 +244,12 @@ export class ScaleRun {
       r.peakRssBytes / MB,
       'MB',
       `operator peak RSS (VmHWM) after the cold start with ${count} bundles`,
+    );
+    f.figure(
+      `rss-settled-${count}-bundles`,
+      r.settledRssBytes / MB,
+      'MB',
+      `operator RSS once the cold start with ${count} bundles has settled (what it keeps while idle; V8 returns freed memory lazily)`,
     );
     f.figure(
       `heap-used-${count}-bundles`,

@@ -4,6 +4,7 @@
 // a resync re-parses nothing.
 import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { signatureAlgorithmByOid, type SignatureAlgorithm } from './der.ts';
+import { retainable } from './retain.ts';
 import type { CertificateInfo } from './types.ts';
 import { readCertificate, type CertificateFacts } from './x509.ts';
 
@@ -116,7 +117,7 @@ export class CertificateCache {
     outcome = this.previous.get(fp);
     if (!outcome) {
       try {
-        outcome = { ok: true, cert: parseCertificate(der, fp) };
+        outcome = { ok: true, cert: parseCertificate(retainable(der), fp) };
       } catch (err) {
         outcome = { ok: false, reason: err instanceof Error ? err.message : String(err) };
       }

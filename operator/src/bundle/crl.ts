@@ -23,6 +23,7 @@ import {
   type Node,
 } from './asn1.ts';
 import { signatureAlgorithm } from './der.ts';
+import { retainable } from './retain.ts';
 import type { CertificateInfo, CrlInfo, CrlStatus, Policy, Problem, ProblemCode, Severity } from './types.ts';
 
 // The DER primitives are shared with the certificate reader (./asn1.ts).
@@ -211,7 +212,7 @@ export function parseCrlCached(der: Buffer): CrlParseOutcome {
   let outcome = parsed.get(key);
   if (outcome) return outcome;
   try {
-    outcome = { ok: true, crl: parseCrl(der) };
+    outcome = { ok: true, crl: parseCrl(retainable(der)) };
   } catch (err) {
     outcome = { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }

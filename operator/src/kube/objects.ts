@@ -1,5 +1,6 @@
 // Per-namespace caches of the objects bundles read (source Secrets and ConfigMaps) and write
 // (target Secrets), started on first use so the operator only watches where bundles point.
+import { retainable } from '../bundle/retain.ts';
 import type { KubeClient, Query } from './client.ts';
 import { Reflector, type ObjectMeta, type ReflectorHandlers } from './reflector.ts';
 
@@ -133,10 +134,10 @@ export class SourceCaches extends NamespacedCaches<RawObject, SourceObject> {
       const data = new Map<string, Buffer>();
       for (const [k, v] of Object.entries(raw.data ?? {})) {
         if (isPrivateKeyName(k)) continue;
-        data.set(k, kind === 'Secret' ? Buffer.from(v, 'base64') : Buffer.from(v, 'utf8'));
+        data.set(k, retainable(kind === 'Secret' ? Buffer.from(v, 'base64') : Buffer.from(v, 'utf8')));
       }
       for (const [k, v] of Object.entries(raw.binaryData ?? {})) {
-        if (!isPrivateKeyName(k)) data.set(k, Buffer.from(v, 'base64'));
+        if (!isPrivateKeyName(k)) data.set(k, retainable(Buffer.from(v, 'base64')));
       }
       obj.data = data;
     }
