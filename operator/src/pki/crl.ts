@@ -49,6 +49,8 @@ export interface Crl {
   pem: string;
   thisUpdate: Date;
   nextUpdate: Date;
+  /** Entries in the CRL (a serial given twice is listed once). */
+  revokedCount: number;
 }
 
 /** A positive DER INTEGER's content octets from a hex serial. */
@@ -121,7 +123,7 @@ export function createCrl(ca: Authority, options: CrlOptions = {}): Crl {
     ca.privateKey,
     options.hash,
   );
-  return { der, pem: toPem(der, 'X509 CRL'), thisUpdate, nextUpdate };
+  return { der, pem: toPem(der, 'X509 CRL'), thisUpdate, nextUpdate, revokedCount: revoked.length };
 }
 
 /**
