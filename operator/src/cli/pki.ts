@@ -353,7 +353,7 @@ ${CA_HELP}
     }
     await writeFileAtomic(out, made.pem);
     if (out !== '-') {
-      writeErr(`wrote ${out}: ${revoked.length} revoked, next update ${made.nextUpdate.toISOString()}`);
+      writeErr(`wrote ${out}: ${made.revokedCount} revoked, next update ${made.nextUpdate.toISOString()}`);
     }
     return EXIT.ok;
   },

@@ -236,6 +236,8 @@ describe('trustbundle pki', () => {
         'ca1.key',
         '--revoke',
         'tpp1.crt',
+        '--revoke',
+        'tpp1.crt', // twice: listed once
         '--out',
         'ca1.crl',
       ],

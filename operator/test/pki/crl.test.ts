@@ -129,6 +129,7 @@ describe('createCrl', () => {
     expect(parseCrl(createCrl(ca, { crlNumber: 0n }).der).crlNumber).toBe('0');
     const crl = createCrl(ca, { revoked: [{ serialNumber: '0ABC' }, { serialNumber: 'ab:c' }] });
     expect(parseCrl(crl.der).revokedSerials).toEqual(['0ABC']);
+    expect(crl.revokedCount).toBe(1);
   });
 
   test('a CA whose keyUsage leaves out cRLSign is refused: OpenSSL would refuse its CRLs', () => {
