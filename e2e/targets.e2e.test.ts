@@ -332,3 +332,85 @@ test('one bundle with CRLs: the Secret holds ca.crt, ca.crl and truststore.p12, 
     await kubectl(['delete', 'clustertrustbundle', allCtb, '--ignore-not-found']);
   }
 });
+
+test('a CRL in force that lapses: PublishIfComplete withdraws ca.crl and stays so until a fresh CRL comes; RequireForAll keeps it, refused', async () => {
+  const { OpenSslCA } = await import('../operator/test/bundle/openssl-ca.ts');
+  const one = new OpenSslCA(tmp, '/C=BR/O=Banco Um/CN=Banco Um Lapse Root');
+  const two = new OpenSslCA(tmp, '/C=BR/O=Banco Dois/CN=Banco Dois Lapse Root');
+  const lenient = `lapse-${uniqueSuffix()}`;
+  const strict = `lapse-strict-${uniqueSuffix()}`;
+  const spec = (
+    crl: 'PublishIfComplete' | 'RequireForAll',
+    secret: string,
+    ...pems: string[]
+  ): TrustBundleSpec => ({
+    sources: pems.map((inline) => ({ inline })),
+    policy: { crl },
+    targets: { secrets: [{ namespace: ns, name: secret }] },
+  });
+  // Banco Um's CRL is current for 15 s; nginx with it would then refuse every TPP of Banco Um
+  // ("CRL has expired", e2e/crl.e2e.test.ts).
+  const shortLived = one.crl({ seconds: 15 });
+  const twoCrl = two.crl().pem;
+  const crlOf = async (secret: string) => (await readSecret(ns, secret))?.data['ca.crl'];
+  await applyBundle(
+    lenient,
+    spec('PublishIfComplete', `${lenient}-ca`, one.pem, two.pem, shortLived.pem, twoCrl),
+  );
+  await applyBundle(strict, spec('RequireForAll', `${strict}-ca`, one.pem, two.pem, shortLived.pem, twoCrl));
+  try {
+    const inForce = await waitFor('both bundles to publish ca.crl', async () => {
+      const [a, b] = [await crlOf(`${lenient}-ca`), await crlOf(`${strict}-ca`)];
+      return a && b && crlsOf(a).length === 2 && crlsOf(b).length === 2 && b;
+    });
+
+    await waitFor(
+      'ca.crl to be withdrawn once the CRL in force lapsed',
+      async () => !(await crlOf(`${lenient}-ca`)),
+      {
+        timeoutMs: 45_000,
+      },
+    );
+    const tb = await waitForBundle(
+      lenient,
+      'Ready, with StaleCRL and MissingCRL warnings',
+      (b) =>
+        condition(b, 'Ready')?.status === 'True' &&
+        (b.status?.problems ?? []).some((p) => p.code === 'StaleCRL' && p.severity === 'warning'),
+    );
+    expect(tb.status!.problems!.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(tb.status!.crls ?? []).toEqual([]);
+    expect((await bundleEvents(lenient)).map((e) => e.reason)).toContain('CRLLapsed');
+    expect(subjectsOf((await readSecret(ns, `${lenient}-ca`))!.data['ca.crt'])).toHaveLength(2);
+
+    // RequireForAll chose to fail closed: the bundle is refused and the ca.crl in force stays.
+    const refused = await waitForBundle(
+      strict,
+      'SourcesValid=False (StaleCRL)',
+      (b) =>
+        condition(b, 'SourcesValid')?.status === 'False' &&
+        condition(b, 'SourcesValid')?.reason === 'StaleCRL',
+    );
+    expect(refused.status!.crls).toHaveLength(2);
+    expect(await crlOf(`${strict}-ca`)).toBe(inForce);
+
+    // The lapsed state holds across resyncs: no write, still Ready.
+    const rv = (await readSecret(ns, `${lenient}-ca`))!.resourceVersion;
+    await new Promise((r) => setTimeout(r, 5_000)); // two resyncs
+    expect((await readSecret(ns, `${lenient}-ca`))!.resourceVersion).toBe(rv);
+    expect(condition((await getBundle(lenient))!, 'Ready')?.status).toBe('True');
+
+    // A fresh CRL of Banco Um brings ca.crl back.
+    await applyBundle(
+      lenient,
+      spec('PublishIfComplete', `${lenient}-ca`, one.pem, two.pem, one.crl().pem, twoCrl),
+    );
+    await waitFor(
+      'ca.crl to be published again',
+      async () => crlsOf(await crlOf(`${lenient}-ca`)).length === 2,
+    );
+  } finally {
+    await deleteBundle(lenient);
+    await deleteBundle(strict);
+  }
+});

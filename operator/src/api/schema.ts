@@ -202,7 +202,9 @@ const policy = object(
       'Revocation lists (X509 CRL blocks in the sources) are published as ca.crl beside ca.crt. nginx with ' +
         'ssl_crl refuses every client of a CA that has no current CRL, so: RequireForAll refuses a bundle in ' +
         'which some CA lacks one (the last good bundle stays in force); PublishIfComplete publishes the ' +
-        `certificates but no ca.crl until every CA has one (a warning says so). Defaults to ${DEFAULT_POLICY.crl}.`,
+        'certificates but no ca.crl until every CA has one (a warning says so). The same holds when the CRL ' +
+        'in force passes its nextUpdate with no newer one in the sources: PublishIfComplete withdraws ca.crl, ' +
+        `RequireForAll keeps the bundle refused. Defaults to ${DEFAULT_POLICY.crl}.`,
       { enum: ['RequireForAll', 'PublishIfComplete'], default: DEFAULT_POLICY.crl },
     ),
     maxInputBytes: integer(
@@ -607,7 +609,10 @@ const status = object('What the operator observed and did; written by the contro
       {
         issuer: string('The issuing CA.'),
         thisUpdate: dateTime('When the CRL was issued.'),
-        nextUpdate: dateTime('When it stops being current; the bundle is rebuilt an hour before.'),
+        nextUpdate: dateTime(
+          'When it stops being current. The bundle is rebuilt then: with policy crl PublishIfComplete and ' +
+            'no newer CRL in the sources, ca.crl is withdrawn (nginx would refuse every client of the CA).',
+        ),
         revokedCount: integer('Number of revoked serials.', { minimum: 0 }),
       },
       { required: ['issuer', 'thisUpdate', 'revokedCount'] },

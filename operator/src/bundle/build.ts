@@ -11,6 +11,13 @@ export interface BuildOptions {
   now?: Date;
   /** Shared across builds so that each distinct DER is parsed once. */
   cache?: CertificateCache;
+  /**
+   * Under `crl: PublishIfComplete` only: a CRL past its nextUpdate is dropped with a warning
+   * instead of refusing the bundle, so its CA counts as one without a CRL and no ca.crl is
+   * published. For when the CRL in force has itself lapsed: keeping it would make nginx refuse
+   * every client of that CA (see judgeCrls).
+   */
+  dropLapsedCrls?: boolean;
 }
 
 const defaultCache = new CertificateCache(50_000);
@@ -132,7 +139,9 @@ export function buildBundle(
     });
   }
 
-  const revocation = judgeCrls([...seenCrls.values()], certificates, p, now);
+  const revocation = judgeCrls([...seenCrls.values()], certificates, p, now, {
+    dropLapsed: options.dropLapsedCrls === true && p.crl === 'PublishIfComplete',
+  });
   problems.push(...revocation.problems);
   const crls = revocation.crls;
 

@@ -262,6 +262,7 @@ export function judgeCrls(
   certificates: CertificateInfo[],
   policy: Policy,
   now: Date,
+  options: { dropLapsed?: boolean } = {},
 ): CrlJudgement {
   const problems: Problem[] = [];
   const issuers: Issuer[] = [];
@@ -326,7 +327,17 @@ export function judgeCrls(
     if (!crl.nextUpdate) {
       add('error', 'StaleCRL', 'it has no nextUpdate, so it cannot be known to be current');
     } else if (crl.nextUpdate.getTime() <= now.getTime()) {
-      add('error', 'StaleCRL', 'its nextUpdate has passed: nginx would refuse every client of this CA');
+      if (options.dropLapsed) {
+        add(
+          'warning',
+          'StaleCRL',
+          'its nextUpdate has passed, and the CRL in force has lapsed too: it is left out rather than ' +
+            'kept, since nginx would refuse every client of this CA (policy crl: PublishIfComplete)',
+        );
+        if (status === 'Accepted') status = 'Dropped';
+      } else {
+        add('error', 'StaleCRL', 'its nextUpdate has passed: nginx would refuse every client of this CA');
+      }
     }
     if (status === 'Accepted' && issuer && issuer.cert.status !== 'Accepted') {
       add(

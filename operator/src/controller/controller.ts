@@ -67,7 +67,6 @@ const BUNDLES_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
 /** Set only with deletionPolicy Delete, so that published objects are removed with the bundle. */
 export const CLEANUP_FINALIZER = `${GROUP}/cleanup`;
 const DAY_MS = 86_400_000;
-const CRL_MARGIN_MS = 3_600_000;
 const targetRef = (kind: string, namespace: string, name: string): string =>
   objectKey(`Target${kind}`, namespace, name);
 
@@ -340,7 +339,42 @@ export class TrustBundleController {
     const gathered = await gatherSources(tb.spec.sources ?? [], (kind, ns, n) =>
       this.sources.read(kind, ns, n),
     );
-    const report = buildBundle(gathered.sources, policy, { now, cache: this.certificates });
+    let report = buildBundle(gathered.sources, policy, { now, cache: this.certificates });
+    if (
+      !report.bundle &&
+      policy.crl === 'PublishIfComplete' &&
+      report.problems.some((p) => p.severity === 'error' && p.code === 'StaleCRL')
+    ) {
+      // A stale CRL keeps the last good state, unless that state is no longer good: a CRL in
+      // force has passed its nextUpdate too, and nginx now refuses every client of its CA. Then
+      // the bundle goes out without ca.crl, as for a CA that never had a CRL (and stays so, the
+      // bundle in force being that one, until every CA has a current CRL again).
+      const dropped = buildBundle(gathered.sources, policy, {
+        now,
+        cache: this.certificates,
+        dropLapsedCrls: true,
+      });
+      const inForce = tb.status?.bundleHash;
+      const lapsed = (tb.status?.crls ?? []).some(
+        (c) => c.nextUpdate !== undefined && Date.parse(c.nextUpdate) <= now.getTime(),
+      );
+      const stillLapsed =
+        dropped.bundle?.hash === inForce &&
+        (tb.status?.problems ?? []).some((p) => p.code === 'StaleCRL' && p.severity === 'warning');
+      if (dropped.bundle && (lapsed || stillLapsed)) {
+        report = dropped;
+        if (dropped.bundle.hash !== inForce) {
+          this.o.events.record(
+            { name, uid: tb.metadata.uid },
+            'Warning',
+            'CRLLapsed',
+            'a CRL in force passed its nextUpdate with no newer CRL in the sources; ca.crl is withdrawn so ' +
+              'that nginx does not refuse every client of its CA, and revocation is not enforced until every ' +
+              'CA has a current CRL (policy crl: PublishIfComplete)',
+          );
+        }
+      }
+    }
     const problems = [...gathered.problems, ...report.problems];
     const bundle = gathered.problems.some((p) => p.severity === 'error') ? undefined : report.bundle;
     const previous = tb.status;
@@ -397,6 +431,7 @@ export class TrustBundleController {
           undefined,
         ),
         crls: bundle.crls,
+        casWithoutCrl: problems.filter((p) => p.code === 'MissingCRL').length,
       });
     } else {
       // Rejected: no target is touched; the status keeps describing what is in force.
@@ -446,8 +481,8 @@ export class TrustBundleController {
       c.notAfter.getTime(),
       c.notAfter.getTime() - warningDays * DAY_MS,
     ]);
-    // A CRL past its nextUpdate locks out every TPP of its CA under nginx: rebuild before then.
-    for (const crl of bundle.crls) if (crl.nextUpdate) moments.push(crl.nextUpdate.getTime() - CRL_MARGIN_MS);
+    // A CRL past its nextUpdate makes nginx refuse every client of its CA: rebuild when it lapses.
+    for (const crl of bundle.crls) if (crl.nextUpdate) moments.push(crl.nextUpdate.getTime());
     for (const t of moments) if (t > now.getTime()) next = Math.min(next, t - now.getTime() + 1000);
     return next < this.o.resyncMs ? next : undefined;
   }

@@ -11,6 +11,8 @@ export interface BundleBuilt {
   earliestNotAfter?: Date;
   /** The CRLs published with the bundle (`ca.crl`); none when it publishes none. */
   crls?: { thisUpdate: Date; nextUpdate?: Date }[];
+  /** CAs left without a current CRL while the sources carry CRLs (revocation not enforced for them). */
+  casWithoutCrl?: number;
 }
 
 export interface OperatorMetrics {
@@ -80,6 +82,11 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     'crl_this_update_timestamp_seconds',
     'Oldest thisUpdate among the CRLs published with the bundle in force, as a Unix time (time() minus it is the age).',
   );
+  const casWithoutCrl = perBundle(
+    'cas_without_crl',
+    'CAs of the bundle in force without a current CRL although its sources carry CRLs: no ca.crl is ' +
+      'published (policy crl PublishIfComplete), so revocation is not enforced.',
+  );
   const rejected = perBundle(
     'rejected',
     '1 when the last build of the bundle was rejected by its policy (the previous bundle stays in force).',
@@ -125,6 +132,7 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       else crlNextUpdate.remove({ bundle });
       if (crls.length > 0) crlThisUpdate.set({ bundle }, Math.min(...crls.map((c) => unix(c.thisUpdate))));
       else crlThisUpdate.remove({ bundle });
+      casWithoutCrl.set({ bundle }, built.casWithoutCrl ?? 0);
     },
     queueDepth(depth) {
       queueDepth.set(depth);
@@ -139,7 +147,14 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       rollouts.inc({ kind });
     },
     forgetBundle(bundle) {
-      for (const gauge of [certificates, earliestExpiry, crlNextUpdate, crlThisUpdate, rejected])
+      for (const gauge of [
+        certificates,
+        earliestExpiry,
+        crlNextUpdate,
+        crlThisUpdate,
+        casWithoutCrl,
+        rejected,
+      ])
         gauge.remove({ bundle });
     },
     expose() {

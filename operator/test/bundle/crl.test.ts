@@ -157,6 +157,24 @@ describe('currency', () => {
     expect(build([cas, src('crl1', shortLived), src('crl2', crl2)]).bundle?.crl).toBeDefined();
   });
 
+  test('dropLapsedCrls (the CRL in force has lapsed): under PublishIfComplete the bundle goes out without ca.crl; under RequireForAll it is still refused', () => {
+    const shortLived = ca1.crl({ hours: 1 });
+    const later = new Date(Date.now() + 2 * HOUR);
+    const sources = [cas, src('crl1', shortLived), src('crl2', crl2)];
+    const lenient = buildBundle(sources, { crl: 'PublishIfComplete' }, { now: later, dropLapsedCrls: true });
+    expect(lenient.bundle).toBeDefined();
+    expect(lenient.bundle!.crl).toBeUndefined();
+    expect(codes(lenient)).toEqual(['warning:StaleCRL', 'warning:MissingCRL']);
+    expect(lenient.problems[1]!.message).toContain('Banco Um Root CA');
+    expect(lenient.crls.map((c) => c.status).sort()).toEqual(['Accepted', 'Dropped']);
+    // The certificates are the same as without any CRL: only ca.crl is withdrawn.
+    expect(lenient.bundle!.pem).toBe(build([cas]).bundle!.pem);
+
+    const strict = buildBundle(sources, { crl: 'RequireForAll' }, { now: later, dropLapsedCrls: true });
+    expect(strict.bundle).toBeUndefined();
+    expect(codes(strict)).toEqual(['error:StaleCRL']);
+  });
+
   test('a CRL whose thisUpdate is in the future is an error', () => {
     const early = craftCrl(ca1, {
       thisUpdate: new Date(Date.now() + HOUR),

@@ -75,9 +75,12 @@ describe('operator metrics', () => {
       Date.UTC(2026, 10, 20) / 1000,
     );
 
-    m.bundleBuilt('tpp-roots', { certificates: 2, crls: [] });
+    expect(s.get('trustbundle_bundle_cas_without_crl{bundle="tpp-roots"}')).toBe(0);
+
+    m.bundleBuilt('tpp-roots', { certificates: 2, crls: [], casWithoutCrl: 1 });
     s = await samples(m.expose);
     expect([...s.keys()].filter((k) => k.includes('_crl_'))).toEqual([]);
+    expect(s.get('trustbundle_bundle_cas_without_crl{bundle="tpp-roots"}')).toBe(1);
   });
 
   it('counts target writes, authorization-server pushes, rollouts and the queue depth', async () => {
