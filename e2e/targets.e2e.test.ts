@@ -352,17 +352,35 @@ test('a CRL in force that lapses: PublishIfComplete withdraws ca.crl and stays s
   // ("CRL has expired", e2e/crl.e2e.test.ts).
   const shortLived = one.crl({ seconds: 15 });
   const twoCrl = two.crl().pem;
+  const staleTwo = two.crl({ seconds: 1 }).pem; // stale by the time it is used
+  const oneCrl = one.crl().pem;
+  const fresh = `lapse-fresh-${uniqueSuffix()}`;
   const crlOf = async (secret: string) => (await readSecret(ns, secret))?.data['ca.crl'];
   await applyBundle(
     lenient,
     spec('PublishIfComplete', `${lenient}-ca`, one.pem, two.pem, shortLived.pem, twoCrl),
   );
   await applyBundle(strict, spec('RequireForAll', `${strict}-ca`, one.pem, two.pem, shortLived.pem, twoCrl));
+  await applyBundle(fresh, spec('PublishIfComplete', `${fresh}-ca`, one.pem, two.pem, oneCrl, twoCrl));
   try {
     const inForce = await waitFor('both bundles to publish ca.crl', async () => {
       const [a, b] = [await crlOf(`${lenient}-ca`), await crlOf(`${strict}-ca`)];
       return a && b && crlsOf(a).length === 2 && crlsOf(b).length === 2 && b;
     });
+
+    // Meanwhile, on a bundle whose CRLs are current for days: a stale CRL arriving is refused,
+    // and the last good state (its ca.crl) stays.
+    const freshCrl = await waitFor('the fresh bundle to publish ca.crl', () => crlOf(`${fresh}-ca`));
+    await applyBundle(
+      fresh,
+      spec('PublishIfComplete', `${fresh}-ca`, one.pem, two.pem, oneCrl, twoCrl, staleTwo),
+    );
+    await waitForBundle(
+      fresh,
+      'SourcesValid=False (StaleCRL)',
+      (b) => condition(b, 'SourcesValid')?.reason === 'StaleCRL',
+    );
+    expect(await crlOf(`${fresh}-ca`)).toBe(freshCrl);
 
     await waitFor(
       'ca.crl to be withdrawn once the CRL in force lapsed',
@@ -412,5 +430,6 @@ test('a CRL in force that lapses: PublishIfComplete withdraws ca.crl and stays s
   } finally {
     await deleteBundle(lenient);
     await deleteBundle(strict);
+    await deleteBundle(fresh);
   }
 });

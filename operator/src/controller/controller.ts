@@ -25,7 +25,7 @@ import {
 import { AuthorizationServerError, AuthorizationServerPool, syncTrust } from '../authserver/index.ts';
 import { buildBundle } from '../bundle/build.ts';
 import { CertificateCache } from '../bundle/certificate.ts';
-import type { Bundle } from '../bundle/types.ts';
+import type { BuildReport, Bundle, Policy, Source } from '../bundle/types.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { objectKey, SourceCaches, TargetCaches, type TargetObject } from '../kube/objects.ts';
@@ -339,46 +339,22 @@ export class TrustBundleController {
     const gathered = await gatherSources(tb.spec.sources ?? [], (kind, ns, n) =>
       this.sources.read(kind, ns, n),
     );
-    let report = buildBundle(gathered.sources, policy, { now, cache: this.certificates });
-    if (
-      !report.bundle &&
-      policy.crl === 'PublishIfComplete' &&
-      report.problems.some((p) => p.severity === 'error' && p.code === 'StaleCRL')
-    ) {
-      // A stale CRL keeps the last good state, unless that state is no longer good: a CRL in
-      // force has passed its nextUpdate too, and nginx now refuses every client of its CA. Then
-      // the bundle goes out without ca.crl, as for a CA that never had a CRL (and stays so, the
-      // bundle in force being that one, until every CA has a current CRL again).
-      const dropped = buildBundle(gathered.sources, policy, {
-        now,
-        cache: this.certificates,
-        dropLapsedCrls: true,
-      });
-      const inForce = tb.status?.bundleHash;
-      const lapsed = (tb.status?.crls ?? []).some(
-        (c) => c.nextUpdate !== undefined && Date.parse(c.nextUpdate) <= now.getTime(),
-      );
-      const stillLapsed =
-        dropped.bundle?.hash === inForce &&
-        (tb.status?.problems ?? []).some((p) => p.code === 'StaleCRL' && p.severity === 'warning');
-      if (dropped.bundle && (lapsed || stillLapsed)) {
-        report = dropped;
-        if (dropped.bundle.hash !== inForce) {
-          this.o.events.record(
-            { name, uid: tb.metadata.uid },
-            'Warning',
-            'CRLLapsed',
-            'a CRL in force passed its nextUpdate with no newer CRL in the sources; ca.crl is withdrawn so ' +
-              'that nginx does not refuse every client of its CA, and revocation is not enforced until every ' +
-              'CA has a current CRL (policy crl: PublishIfComplete)',
-          );
-        }
-      }
-    }
+    const gatheringFailed = gathered.problems.some((p) => p.severity === 'error');
+    const { report, lapsed } = this.build(tb, gathered.sources, policy, now);
     const problems = [...gathered.problems, ...report.problems];
-    const bundle = gathered.problems.some((p) => p.severity === 'error') ? undefined : report.bundle;
+    const bundle = gatheringFailed ? undefined : report.bundle;
     const previous = tb.status;
     const ref = { name, uid: tb.metadata.uid };
+    if (bundle && lapsed && bundle.hash !== previous?.bundleHash) {
+      this.o.events.record(
+        ref,
+        'Warning',
+        'CRLLapsed',
+        'a CRL in force passed its nextUpdate with no newer CRL in the sources; ca.crl is withdrawn so that ' +
+          'nginx does not refuse every client of its CA, and revocation is not enforced until every CA has ' +
+          'a current CRL (policy crl: PublishIfComplete)',
+      );
+    }
 
     let published: Published;
     let rollouts: RolloutTargetStatus[] | undefined = tb.spec.targets?.rollouts?.length
@@ -468,21 +444,57 @@ export class TrustBundleController {
       // Retried with backoff: the periodic check and the rollout deadline are no retry delays.
       throw Object.assign(new Error(`bundle ${name}: some targets failed`), { retryAfterMs });
     }
-    const expiryCheck = this.nextCheckMs(bundle, policy.expiryWarningDays, now);
+    const expiryCheck = this.nextCheckMs(bundle, previous, policy.expiryWarningDays, now);
     const after = Math.min(expiryCheck ?? Infinity, requeueAfterMs ?? Infinity);
     return { requeueAfterMs: Number.isFinite(after) ? after : undefined };
   }
 
-  /** When a certificate expires or enters the warning window, the bundle must be rebuilt. */
-  private nextCheckMs(bundle: Bundle | undefined, warningDays: number, now: Date): number | undefined {
-    if (!bundle) return undefined;
+  /**
+   * The bundle from the gathered sources. A stale CRL keeps the last good state, unless that state
+   * is no longer good or has no ca.crl to protect: under PublishIfComplete, when a CRL in force has
+   * passed its nextUpdate (nginx now refuses every client of its CA) or no ca.crl is in force,
+   * stale CRLs are left out, as for a CA without a CRL. A stale CRL arriving while current CRLs
+   * are in force is still refused. `lapsed`: a CRL in force has passed its nextUpdate.
+   */
+  private build(
+    tb: TrustBundle,
+    sources: Source[],
+    policy: Policy,
+    now: Date,
+  ): { report: BuildReport; lapsed: boolean } {
+    const options = { now, cache: this.certificates };
+    const report = buildBundle(sources, policy, options);
+    const stale = report.problems.some((p) => p.severity === 'error' && p.code === 'StaleCRL');
+    if (report.bundle || !stale || policy.crl !== 'PublishIfComplete') return { report, lapsed: false };
+    const inForce = tb.status?.crls ?? [];
+    const lapsed = inForce.some(
+      (c) => c.nextUpdate !== undefined && Date.parse(c.nextUpdate) <= now.getTime(),
+    );
+    if (!lapsed && inForce.length > 0) return { report, lapsed: false };
+    return { report: buildBundle(sources, policy, { ...options, dropLapsedCrls: true }), lapsed };
+  }
+
+  /**
+   * When a certificate expires or enters the warning window, or a CRL in force reaches its
+   * nextUpdate (nginx then refuses every client of its CA), the bundle must be rebuilt. With the
+   * last build rejected, the CRLs in force are those of the status.
+   */
+  private nextCheckMs(
+    bundle: Bundle | undefined,
+    inForce: TrustBundleStatus | undefined,
+    warningDays: number,
+    now: Date,
+  ): number | undefined {
     let next = Infinity;
-    const moments = bundle.certificates.flatMap((c) => [
+    const moments = (bundle?.certificates ?? []).flatMap((c) => [
       c.notAfter.getTime(),
       c.notAfter.getTime() - warningDays * DAY_MS,
     ]);
-    // A CRL past its nextUpdate makes nginx refuse every client of its CA: rebuild when it lapses.
-    for (const crl of bundle.crls) if (crl.nextUpdate) moments.push(crl.nextUpdate.getTime());
+    if (bundle) {
+      for (const crl of bundle.crls) if (crl.nextUpdate) moments.push(crl.nextUpdate.getTime());
+    } else {
+      for (const crl of inForce?.crls ?? []) if (crl.nextUpdate) moments.push(Date.parse(crl.nextUpdate));
+    }
     for (const t of moments) if (t > now.getTime()) next = Math.min(next, t - now.getTime() + 1000);
     return next < this.o.resyncMs ? next : undefined;
   }

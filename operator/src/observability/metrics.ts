@@ -73,7 +73,7 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     'Earliest notAfter among the certificates of the bundle in force, as a Unix time.',
   );
   // A CRL in force that passes its nextUpdate makes nginx refuse every client of its CA; a new one
-  // must come through the sources before then (a stale one is refused, the last good stays).
+  // must come through the sources before then (else PublishIfComplete withdraws ca.crl).
   const crlNextUpdate = perBundle(
     'crl_next_update_timestamp_seconds',
     'Earliest nextUpdate among the CRLs published with the bundle in force (ca.crl), as a Unix time.',
