@@ -2,7 +2,7 @@
 // truststore, a ConfigMap, a ClusterTrustBundle — converge, follow, restore, stay idle.
 import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -27,6 +27,7 @@ import {
   waitForBundle,
 } from './support/trustbundles.ts';
 import type { TrustBundleSpec } from '../operator/src/api/v1alpha1.ts';
+import { createCrl, loadAuthority } from '../operator/src/pki/index.ts';
 
 jest.setTimeout(120_000);
 
@@ -352,7 +353,11 @@ test('a CRL in force that lapses: PublishIfComplete withdraws ca.crl and stays s
   // ("CRL has expired", e2e/crl.e2e.test.ts).
   const shortLived = one.crl({ seconds: 15 });
   const twoCrl = two.crl().pem;
-  const staleTwo = two.crl({ seconds: 1 }).pem; // stale by the time it is used
+  // Banco Dois's CRL of yesterday, its nextUpdate an hour ago.
+  const staleTwo = createCrl(loadAuthority(two.pem, readFileSync(join(two.dir, 'ca.key'))), {
+    thisUpdate: new Date(Date.now() - 24 * 3_600_000),
+    nextUpdate: new Date(Date.now() - 3_600_000),
+  }).pem;
   const oneCrl = one.crl().pem;
   const fresh = `lapse-fresh-${uniqueSuffix()}`;
   const crlOf = async (secret: string) => (await readSecret(ns, secret))?.data['ca.crl'];
