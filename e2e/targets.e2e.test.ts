@@ -349,9 +349,9 @@ test('a CRL in force that lapses: PublishIfComplete withdraws ca.crl and stays s
     policy: { crl },
     targets: { secrets: [{ namespace: ns, name: secret }] },
   });
-  // Banco Um's CRL is current for 15 s; nginx with it would then refuse every TPP of Banco Um
+  // Banco Um's CRL is current for 20 s; nginx with it would then refuse every TPP of Banco Um
   // ("CRL has expired", e2e/crl.e2e.test.ts).
-  const shortLived = one.crl({ seconds: 15 });
+  const shortLived = one.crl({ seconds: 20 });
   const twoCrl = two.crl().pem;
   // Banco Dois's CRL of yesterday, its nextUpdate an hour ago.
   const staleTwo = createCrl(loadAuthority(two.pem, readFileSync(join(two.dir, 'ca.key'))), {
