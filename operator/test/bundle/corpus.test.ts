@@ -46,7 +46,7 @@ test('the corpus holds at least 50 distinct cases in every category', () => {
   expect(corpus.length).toBeGreaterThanOrEqual(50);
   expect(new Set(corpus.map((c) => c.id)).size).toBe(corpus.length);
   expect(new Set(corpus.map((c) => c.category))).toEqual(
-    new Set(['pem', 'key', 'block', 'binary', 'unicode', 'der', 'policy', 'size']),
+    new Set(['pem', 'key', 'block', 'binary', 'unicode', 'der', 'policy', 'size', 'crl']),
   );
 });
 
@@ -118,7 +118,7 @@ test('summary: the corpus through the engine, for the reliability report', () =>
     suite: 'corpus-unit',
     order: 50,
     title: 'Bad-input corpus, engine (unit)',
-    tried: `${corpus.length} cases in 8 categories + 600 fuzzed mixes and prefixes`,
+    tried: `${corpus.length} cases in ${new Set(corpus.map((c) => c.category)).size} categories + 600 fuzzed mixes and prefixes`,
     faults: 0,
     badInputs: corpus.length,
     lost: 0,

@@ -7,9 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Policy, ProblemCode } from '../../../src/bundle/types.ts';
+import { createCrl, loadAuthority } from '../../../src/pki/index.ts';
 import type { OpenSSL, TestCert } from '../../support/openssl.ts';
+import { OpenSslCA } from '../openssl-ca.ts';
 
-export type Category = 'pem' | 'key' | 'block' | 'binary' | 'unicode' | 'der' | 'policy' | 'size';
+export type Category = 'pem' | 'key' | 'block' | 'binary' | 'unicode' | 'der' | 'policy' | 'size' | 'crl';
 
 export interface CorpusCase {
   /** Short kebab-case name, unique; the e2e suite names its TrustBundles after it. */
@@ -748,6 +750,7 @@ export function buildCorpus(ssl: OpenSSL): CorpusCase[] {
       code: 'NotCA',
       culprit: 99,
     },
+    ...crlCases(ssl, good, good2),
     {
       id: 'no-sources',
       category: 'size',
@@ -758,4 +761,88 @@ export function buildCorpus(ssl: OpenSSL): CorpusCase[] {
     },
   ];
   return cases;
+}
+
+/**
+ * Revocation lists nginx would choke on: each would make it refuse every client of a CA, so each
+ * must be refused (and, through the operator, change no target).
+ */
+function crlCases(ssl: OpenSSL, good: TestCert, good2: TestCert): CorpusCase[] {
+  const authority = (cert: TestCert) => loadAuthority(cert.pem, cert.keyPem);
+  const crlOf = (cert: TestCert, dates: { thisUpdate?: Date; nextUpdate?: Date } = {}): string =>
+    createCrl(authority(cert), dates).pem;
+  // Keys of their own: ssl.cert() reuses one key per kind.
+  const freshKey = (): string =>
+    ssl.run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']).toString();
+  const sameName = ssl.cert({ subject: '/CN=Corpus Good Root/O=Bank/C=BR', keyPem: freshKey() });
+  const stranger = ssl.cert({ subject: '/CN=Corpus Stranger Root/O=Elsewhere/C=BR', keyPem: freshKey() });
+  const noCrlSign = new OpenSslCA(ssl.dir, '/C=BR/O=Bank/CN=Corpus No CRL Sign Root', {
+    keyUsage: 'keyCertSign',
+  });
+  const now = Date.now();
+  return [
+    {
+      id: 'crl-of-a-stranger',
+      category: 'crl',
+      what: 'a CRL whose issuer is no CA of the bundle',
+      sources: [good.pem, crlOf(stranger)],
+      code: 'UnverifiableCRL',
+      culprit: 1,
+    },
+    {
+      id: 'crl-forged-name',
+      category: 'crl',
+      what: "a CRL with a bundle CA's name, signed by another key",
+      sources: [good.pem, crlOf(sameName)],
+      code: 'UnverifiableCRL',
+      culprit: 1,
+    },
+    {
+      id: 'crl-ca-without-crlsign',
+      category: 'crl',
+      what: 'a CRL of a CA whose keyUsage leaves out cRLSign (OpenSSL refuses it)',
+      sources: [noCrlSign.pem, noCrlSign.crl().pem],
+      code: 'UnsupportedCRL',
+      culprit: 1,
+    },
+    {
+      id: 'crl-not-yet-valid',
+      category: 'crl',
+      what: 'a CRL whose thisUpdate is tomorrow',
+      sources: [
+        good.pem,
+        crlOf(good, { thisUpdate: new Date(now + DAY), nextUpdate: new Date(now + 8 * DAY) }),
+      ],
+      code: 'CRLNotYetValid',
+      culprit: 1,
+    },
+    {
+      id: 'crl-stale-require-all',
+      category: 'crl',
+      what: 'a CRL past its nextUpdate, policy crl RequireForAll',
+      sources: [
+        good.pem,
+        crlOf(good, { thisUpdate: new Date(now - 8 * DAY), nextUpdate: new Date(now - DAY) }),
+      ],
+      policy: { crl: 'RequireForAll' },
+      code: 'StaleCRL',
+      culprit: 1,
+    },
+    {
+      id: 'crl-missing-require-all',
+      category: 'crl',
+      what: 'two CAs, a CRL for one, policy crl RequireForAll',
+      sources: [good.pem, good2.pem, crlOf(good)],
+      policy: { crl: 'RequireForAll' },
+      code: 'MissingCRL',
+    },
+    {
+      id: 'crl-block-holding-a-certificate',
+      category: 'crl',
+      what: 'an X509 CRL block whose content is a certificate',
+      sources: [good.pem, block('X509 CRL', bodyOf(good.pem).join(''))],
+      code: 'UnparsableCRL',
+      culprit: 1,
+    },
+  ];
 }
