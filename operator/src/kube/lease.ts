@@ -93,9 +93,11 @@ export class LeaderElector {
 
   private async tick(): Promise<void> {
     try {
-      const ok = await this.tryAcquireOrRenew();
-      if (ok) {
-        this.lastRenew = Date.now();
+      const renewedAt = await this.tryAcquireOrRenew();
+      if (renewedAt !== undefined) {
+        // When the write was sent, not when its answer was read: a process frozen in between
+        // must not wake up believing it renewed just now, while a standby already took over.
+        this.lastRenew = renewedAt;
         if (!this.leading && !this.stopped) {
           this.leading = true;
           this.o.onStartedLeading();
@@ -115,7 +117,8 @@ export class LeaderElector {
     this.o.onStoppedLeading();
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /** The local time the successful acquire or renew was sent; undefined when the lease is another's. */
+  private async tryAcquireOrRenew(): Promise<number | undefined> {
     const now = new Date();
     const spec = (prev?: Lease['spec']): Lease['spec'] => ({
       holderIdentity: this.o.identity,
@@ -132,6 +135,7 @@ export class LeaderElector {
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {
+        const sentAt = Date.now();
         await this.o.client.request(
           'POST',
           `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases`,
@@ -144,9 +148,9 @@ export class LeaderElector {
             },
           },
         );
-        return true;
+        return sentAt;
       } catch (e) {
-        if (isConflict(e) || (e as { status?: number }).status === 409) return false;
+        if (isConflict(e) || (e as { status?: number }).status === 409) return undefined;
         throw e;
       }
     }
@@ -155,15 +159,17 @@ export class LeaderElector {
     if (this.observed?.resourceVersion !== rv) this.observed = { resourceVersion: rv, at: now.getTime() };
     const duration = (lease.spec.leaseDurationSeconds ?? 15) * 1000;
     const released = !holder || (lease.spec.renewTime ? Date.parse(lease.spec.renewTime) : 0) === 0;
-    if (!released && holder !== this.o.identity && this.observed.at + duration > now.getTime()) return false;
+    if (!released && holder !== this.o.identity && this.observed.at + duration > now.getTime())
+      return undefined;
     try {
+      const sentAt = Date.now();
       await this.o.client.request('PUT', this.path, {
         body: { ...lease, spec: spec(lease.spec) },
         timeoutMs: this.o.retryPeriodMs * 2,
       });
-      return true;
+      return sentAt;
     } catch (err) {
-      if (isConflict(err)) return false;
+      if (isConflict(err)) return undefined;
       throw err;
     }
   }
