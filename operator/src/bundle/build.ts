@@ -22,6 +22,14 @@ export interface BuildOptions {
 
 const defaultCache = new CertificateCache(50_000);
 
+/** The earliest notAfter among the bundle's certificates (its next expiry); none for no certificate. */
+export function earliestNotAfter(bundle: Bundle): Date | undefined {
+  return bundle.certificates.reduce<Date | undefined>(
+    (min, c) => (!min || c.notAfter < min ? c.notAfter : min),
+    undefined,
+  );
+}
+
 export function toPem(der: Buffer, label: 'CERTIFICATE' | 'X509 CRL' = 'CERTIFICATE'): string {
   const b64 = der.toString('base64');
   let body = '';

@@ -23,7 +23,7 @@ import {
   type TrustBundleStatus,
 } from '../api/v1alpha1.ts';
 import { AuthorizationServerError, AuthorizationServerPool, syncTrust } from '../authserver/index.ts';
-import { buildBundle } from '../bundle/build.ts';
+import { buildBundle, earliestNotAfter } from '../bundle/build.ts';
 import { CertificateCache } from '../bundle/certificate.ts';
 import type { BuildReport, Bundle, Policy, Source } from '../bundle/types.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
@@ -402,10 +402,7 @@ export class TrustBundleController {
       }
       this.o.metrics?.bundleBuilt(name, {
         certificates: bundle.certificates.length,
-        earliestNotAfter: bundle.certificates.reduce<Date | undefined>(
-          (m, c) => (!m || c.notAfter < m ? c.notAfter : m),
-          undefined,
-        ),
+        earliestNotAfter: earliestNotAfter(bundle),
         crls: bundle.crls,
         casWithoutCrl: problems.filter((p) => p.code === 'MissingCRL').length,
       });

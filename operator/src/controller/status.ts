@@ -15,6 +15,7 @@ import {
   type SecretTargetStatus,
   type TrustBundleStatus,
 } from '../api/v1alpha1.ts';
+import { earliestNotAfter } from '../bundle/build.ts';
 import type { Bundle, Problem } from '../bundle/types.ts';
 
 export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -275,10 +276,7 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
   const status: TrustBundleStatus = { observedGeneration: input.generation };
   if (bundle) {
     const certs = certificateStatuses(bundle);
-    const nextExpiry = bundle.certificates.reduce<Date | undefined>(
-      (min, c) => (!min || c.notAfter < min ? c.notAfter : min),
-      undefined,
-    );
+    const nextExpiry = earliestNotAfter(bundle);
     Object.assign(status, {
       bundleHash: bundle.hash,
       shortHash: shortHash(bundle.hash),

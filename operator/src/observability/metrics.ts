@@ -38,6 +38,8 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
+const unixSeconds = (d: Date): number => Math.floor(d.getTime() / 1000);
+
 // Reconciles should take milliseconds; a slow API server or ACP can stretch one to seconds.
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -122,15 +124,14 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     },
     bundleBuilt(bundle, built) {
       certificates.set({ bundle }, built.certificates);
-      if (built.earliestNotAfter)
-        earliestExpiry.set({ bundle }, Math.floor(built.earliestNotAfter.getTime() / 1000));
+      if (built.earliestNotAfter) earliestExpiry.set({ bundle }, unixSeconds(built.earliestNotAfter));
       else earliestExpiry.remove({ bundle });
       const crls = built.crls ?? [];
-      const unix = (d: Date): number => Math.floor(d.getTime() / 1000);
-      const nextUpdates = crls.flatMap((c) => (c.nextUpdate ? [unix(c.nextUpdate)] : []));
+      const nextUpdates = crls.flatMap((c) => (c.nextUpdate ? [unixSeconds(c.nextUpdate)] : []));
       if (nextUpdates.length > 0) crlNextUpdate.set({ bundle }, Math.min(...nextUpdates));
       else crlNextUpdate.remove({ bundle });
-      if (crls.length > 0) crlThisUpdate.set({ bundle }, Math.min(...crls.map((c) => unix(c.thisUpdate))));
+      if (crls.length > 0)
+        crlThisUpdate.set({ bundle }, Math.min(...crls.map((c) => unixSeconds(c.thisUpdate))));
       else crlThisUpdate.remove({ bundle });
       casWithoutCrl.set({ bundle }, built.casWithoutCrl ?? 0);
     },
