@@ -84,6 +84,24 @@ interface PreviousTargetStatus {
   lastSyncTime?: string;
 }
 
+/**
+ * A target that could not be brought to the new bundle: it still holds what it held, so its
+ * status keeps the hash and time of its last sync.
+ */
+function failedTarget<B>(
+  base: B,
+  message: string,
+  prev: PreviousTargetStatus | undefined,
+): B & { state: 'Failed'; message: string; bundleHash?: string; lastSyncTime?: string } {
+  return {
+    ...base,
+    state: 'Failed',
+    message,
+    ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
+    ...(prev?.lastSyncTime ? { lastSyncTime: prev.lastSyncTime } : {}),
+  };
+}
+
 type Published = Pick<
   NonNullable<TrustBundleStatus['targets']>,
   'secrets' | 'configMaps' | 'clusterTrustBundles'
@@ -578,13 +596,7 @@ export class TrustBundleController {
           }
           const message = `${id}: ${(err as Error).message}`;
           this.o.events.record(ref, 'Warning', 'PushFailed', message);
-          return {
-            ...base,
-            state: 'Failed',
-            message,
-            ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
-            ...(prev?.lastSyncTime ? { lastSyncTime: prev.lastSyncTime } : {}),
-          };
+          return failedTarget(base, message, prev);
         }
       }),
     );
@@ -742,13 +754,7 @@ export class TrustBundleController {
     } catch (err) {
       const message = `${target.id}: ${(err as Error).message}`;
       this.o.events.record(ref, 'Warning', 'PublishFailed', message);
-      return {
-        ...base,
-        state: 'Failed',
-        message,
-        ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
-        ...(prev?.lastSyncTime ? { lastSyncTime: prev.lastSyncTime } : {}),
-      };
+      return failedTarget(base, message, prev);
     }
   }
 
