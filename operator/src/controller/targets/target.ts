@@ -39,7 +39,7 @@ export interface Desired {
   /**
    * Data keys that must not be there. Server-side apply removes a key only from the operator's
    * own fields, so one that someone else put there (a hand-added `ca.crl`) is removed with a merge
-   * patch conditioned on the resourceVersion the apply returned.
+   * patch after the apply.
    */
   absent?: string[];
   /** The server-side apply body, given the metadata the operator always sets. */
