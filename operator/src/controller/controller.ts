@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import {
   API_VERSION,
+  BUNDLE_HASH_ANNOTATION,
   BUNDLE_LABEL,
   FIELD_MANAGER,
   GROUP,
@@ -28,8 +29,14 @@ import { CertificateCache } from '../bundle/certificate.ts';
 import type { BuildReport, Bundle, Policy, Source } from '../bundle/types.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import { objectKey, SourceCaches, TargetCaches, type TargetObject } from '../kube/objects.ts';
-import { Reflector } from '../kube/reflector.ts';
+import {
+  objectKey,
+  SourceCaches,
+  TargetCaches,
+  targetFingerprint,
+  type TargetObject,
+} from '../kube/objects.ts';
+import { newerOrSame, Reflector } from '../kube/reflector.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
 import { Rollouts, WorkloadCaches, workloadRef } from '../rollout/rollouts.ts';
 import { ReferenceIndex } from './index-refs.ts';
@@ -43,7 +50,7 @@ import {
 } from './targets/cluster-trust-bundle.ts';
 import { ConfigMapTarget } from './targets/configmap.ts';
 import { DEFAULT_TRUSTSTORE_PASSWORD, SecretTarget, type TruststoreSpec } from './targets/secret.ts';
-import { digestOf, type Target } from './targets/target.ts';
+import { digestOf, type Target, type TargetResult } from './targets/target.ts';
 
 export interface ControllerOptions {
   client: KubeClient;
@@ -102,6 +109,11 @@ function failedTarget<B>(
   };
 }
 
+interface PublishedState {
+  fingerprints: Set<string>;
+  resourceVersion?: string;
+}
+
 type Published = Pick<
   NonNullable<TrustBundleStatus['targets']>,
   'secrets' | 'configMaps' | 'clusterTrustBundles'
@@ -141,11 +153,14 @@ export class TrustBundleController {
   readonly queue: WorkQueue;
   private readonly certificates = new CertificateCache();
   /** The status each bundle was last given by us, so a lagging cache never causes a rewrite. */
-  private readonly lastStatus = new Map<string, string>();
+  private readonly lastStatus = new Map<string, { json: string; resourceVersion: string }>();
   private started = false;
   private clusterTrustBundlePath?: string;
-  /** Target → the resourceVersions of the operator's last writes to it (an apply, then maybe a patch). */
-  private readonly ownWrites = new Map<string, Set<string>>();
+  /**
+   * Target → the states the last publish left there (the objects it wrote, or the one it found
+   * holding the bundle), by content fingerprint, and the resourceVersion of its last write.
+   */
+  private readonly publishedStates = new Map<string, PublishedState>();
 
   constructor(options: ControllerOptions) {
     this.o = {
@@ -182,19 +197,22 @@ export class TrustBundleController {
       upsert: (obj) => this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name)),
       remove: (obj) => this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name)),
     });
-    const onTarget =
-      (kind: string) =>
-      (t: { namespace: string; name: string; owner?: string; resourceVersion?: string }): void => {
-        const ref = targetRef(kind, t.namespace, t.name);
-        // The echo of this operator's own write brings nothing new: no second reconcile for it.
-        const own = this.ownWrites.get(ref);
-        if (t.resourceVersion && own?.delete(t.resourceVersion)) {
-          if (own.size === 0) this.ownWrites.delete(ref);
-          return;
-        }
+    const onTarget = (kind: string) => {
+      const changed = (t: TargetObject): void => {
         if (t.owner) this.queue.add(t.owner);
-        this.enqueueUsers(ref);
+        this.enqueueUsers(targetRef(kind, t.namespace, t.name));
       };
+      return {
+        // A state the operator wrote or found in sync brings nothing new, whichever order its
+        // watch event and the write's answer arrive in: recognised by content, no second reconcile.
+        upsert: (t: TargetObject): void => {
+          const known = this.publishedStates.get(targetRef(kind, t.namespace, t.name));
+          if (!known?.fingerprints.has(targetFingerprint(t))) changed(t);
+        },
+        // A deletion is never an echo.
+        remove: changed,
+      };
+    };
     const targetCaches = (
       kind: string,
       path: (ns: string) => string,
@@ -202,11 +220,7 @@ export class TrustBundleController {
         data?: Record<string, string>;
         spec?: { trustBundle?: string };
       }) => Record<string, string>,
-    ) =>
-      new TargetCaches(cacheOptions, { path, contents }, BUNDLE_LABEL, digestOf, {
-        upsert: onTarget(kind),
-        remove: onTarget(kind),
-      });
+    ) => new TargetCaches(cacheOptions, { path, contents }, BUNDLE_LABEL, digestOf, onTarget(kind));
     this.secretTargets = targetCaches(
       'Secret',
       (ns) => `/api/v1/namespaces/${ns}/secrets`,
@@ -259,19 +273,24 @@ export class TrustBundleController {
       handlers: {
         upsert: (tb, old) => {
           this.indexBundle(tb);
-          // Our own status writes change only the resourceVersion: no reconcile for those.
+          // Our own status writes bring nothing new: recognised by content (the status we wrote),
+          // so a status written by anyone else is put right.
+          const name = tb.metadata.name!;
+          const ours = this.lastStatus.get(name)?.json;
           if (
             !old ||
             old === tb ||
             old.metadata.generation !== tb.metadata.generation ||
-            old.metadata.deletionTimestamp !== tb.metadata.deletionTimestamp
+            old.metadata.deletionTimestamp !== tb.metadata.deletionTimestamp ||
+            (ours !== undefined && canonicalJSON(tb.status ?? {}) !== ours)
           ) {
-            this.queue.add(tb.metadata.name!);
+            this.queue.add(name);
           }
         },
         remove: (tb) => {
           const name = tb.metadata.name!;
           const refs = this.index.refsOf(name);
+          for (const ref of refs) this.publishedStates.delete(ref);
           this.index.remove(name);
           this.lastStatus.delete(name);
           this.rollouts.forget(name);
@@ -438,6 +457,10 @@ export class TrustBundleController {
         'bundle rejected; targets left unchanged',
       );
     }
+
+    const confirmed = this.confirmPublished(name, published, bundle !== undefined);
+    published = confirmed.published;
+    if (confirmed.changed) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, 1_000);
 
     const status = computeStatus({
       generation: tb.metadata.generation,
@@ -723,12 +746,7 @@ export class TrustBundleController {
     const ref = { name: tb.metadata.name!, uid: tb.metadata.uid };
     try {
       const result = await target.publish(bundle, ref.name);
-      if (result.resourceVersions?.length) {
-        this.ownWrites.set(
-          targetRef(kind, base.namespace ?? '', base.name),
-          new Set(result.resourceVersions),
-        );
-      }
+      this.recordPublished(kind, base.namespace ?? '', base.name, result);
       if (result.state === 'Conflict') {
         this.o.events.record(ref, 'Warning', 'TargetConflict', result.message ?? target.id);
         return { ...base, state: 'Failed', ...(result.message ? { message: result.message } : {}) };
@@ -835,17 +853,98 @@ export class TrustBundleController {
     return false;
   }
 
+  private targetCaches(kind: string): TargetCaches {
+    if (kind === 'Secret') return this.secretTargets;
+    if (kind === 'ConfigMap') return this.configMapTargets;
+    return this.clusterTrustBundleTargets;
+  }
+
+  /** Remembers what a publish left in a target, for echo recognition and the status check. */
+  private recordPublished(kind: string, namespace: string, name: string, result: TargetResult): void {
+    const ref = targetRef(kind, namespace, name);
+    if (result.state !== 'Synced') {
+      this.publishedStates.delete(ref);
+      return;
+    }
+    const caches = this.targetCaches(kind);
+    const views = result.written?.map((raw) => caches.view(raw, namespace)) ?? [];
+    if (result.held) views.push(result.held);
+    const last = result.written?.at(-1)?.metadata?.resourceVersion;
+    this.publishedStates.set(ref, {
+      fingerprints: new Set(views.map(targetFingerprint)),
+      ...(last ? { resourceVersion: last } : {}),
+    });
+  }
+
+  /**
+   * Does the target, as its cache last saw it, still hold what was published? Until the cache
+   * has seen the operator's last write, the API server's answer to that write is the truth.
+   * Without a record (a rejected bundle after a restart), the owner label and hash annotation
+   * of the bundle in force must be there.
+   */
+  private stillHolds(kind: string, t: TargetIdentity, owner: string, hash: string | undefined): boolean {
+    const namespace = t.namespace ?? '';
+    const caches = this.targetCaches(kind);
+    const known = this.publishedStates.get(targetRef(kind, namespace, t.name));
+    if (known?.resourceVersion && !caches.caughtUp(kind, namespace, known.resourceVersion)) return true;
+    const current = caches.peek(kind, namespace, t.name);
+    if (!current) return false;
+    if (known) return known.fingerprints.has(targetFingerprint(current));
+    return current.owner === owner && current.annotations[BUNDLE_HASH_ANNOTATION] === hash;
+  }
+
+  /**
+   * The status claims only what the caches show at the moment it is written: a target deleted
+   * or changed since it was published is not reported Synced (its watch event has queued the
+   * reconcile that restores it).
+   */
+  private confirmPublished(
+    owner: string,
+    published: Published,
+    restoring: boolean,
+  ): { published: Published; changed: boolean } {
+    let changed = false;
+    const confirm = <E extends TargetIdentity & { state: string; bundleHash?: string; message?: string }>(
+      kind: string,
+      entries: E[] | undefined,
+    ): E[] =>
+      (entries ?? []).map((e) => {
+        if (e.state !== 'Synced' || this.stillHolds(kind, e, owner, e.bundleHash)) return e;
+        changed = true;
+        const id = `${kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}`;
+        return {
+          ...e,
+          state: 'Pending',
+          message: restoring
+            ? `${id} was deleted or changed outside the operator after it was published; restoring it`
+            : `${id} no longer holds the bundle in force, and the sources are rejected: it is restored once they are fixed`,
+        };
+      });
+    return {
+      published: {
+        secrets: confirm('Secret', published.secrets),
+        configMaps: confirm('ConfigMap', published.configMaps),
+        clusterTrustBundles: confirm('ClusterTrustBundle', published.clusterTrustBundles),
+      },
+      changed,
+    };
+  }
+
   private async writeStatus(tb: TrustBundle, status: TrustBundle['status']): Promise<void> {
     const name = tb.metadata.name!;
     const wanted = canonicalJSON(status);
-    if (wanted === canonicalJSON(tb.status ?? {}) || wanted === this.lastStatus.get(name)) return;
+    if (wanted === canonicalJSON(tb.status ?? {})) return;
+    // The cache may lag behind our own last status write; once it has seen that write, a status
+    // that differs was written by someone else and is put right.
+    const ours = this.lastStatus.get(name);
+    if (wanted === ours?.json && !newerOrSame(tb.metadata.resourceVersion, ours.resourceVersion)) return;
     try {
-      await this.o.client.apply(
+      const written = await this.o.client.apply<TrustBundle>(
         `${BUNDLES_PATH}/${name}/status`,
         { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status },
         FIELD_MANAGER,
       );
-      this.lastStatus.set(name, wanted);
+      this.lastStatus.set(name, { json: wanted, resourceVersion: written?.metadata?.resourceVersion ?? '' });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

@@ -116,10 +116,11 @@ function publishedCondition(
   const failed = published.filter((t) => t.state !== 'Synced');
   if (failed.length > 0) {
     const conflict = failed.some((t) => t.message?.includes('already published by'));
+    const changed = failed.every((t) => t.state === 'Pending');
     return {
       type,
       status: 'False',
-      reason: conflict ? 'TargetConflict' : 'WriteFailed',
+      reason: conflict ? 'TargetConflict' : changed ? 'TargetChanged' : 'WriteFailed',
       message: failed.map((t) => t.message ?? `${t.id}: ${t.state}`).join('; '),
     };
   }

@@ -2,7 +2,7 @@
 // (target Secrets), started on first use so the operator only watches where bundles point.
 import { retainable } from '../bundle/retain.ts';
 import type { KubeClient, Query } from './client.ts';
-import { Reflector, type ObjectMeta, type ReflectorHandlers } from './reflector.ts';
+import { newerOrSame, Reflector, type ObjectMeta, type ReflectorHandlers } from './reflector.ts';
 
 export type SourceKind = 'Secret' | 'ConfigMap';
 
@@ -185,11 +185,25 @@ export interface TargetObject {
   digests: Map<string, string>;
 }
 
-interface RawTarget {
+export interface RawTarget {
   metadata?: ObjectMeta;
   data?: Record<string, string>;
   spec?: { trustBundle?: string };
 }
+
+/**
+ * What identifies a target's state for the operator: its owner, the operator's annotations and
+ * the digest of every data key. Two views with the same fingerprint need the same reconcile.
+ */
+export function targetFingerprint(t: TargetObject): string {
+  const annotations = Object.entries(t.annotations)
+    .filter(([k]) => k.startsWith(OPERATOR_PREFIX))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  const digests = [...t.digests].sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify([t.owner ?? '', annotations, digests]);
+}
+
+const OPERATOR_PREFIX = 'mtls.openbanking.dev/';
 
 export interface TargetKindOptions {
   /** Collection path of a namespace (or of the cluster when namespace is ''). */
@@ -220,28 +234,44 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
     this.digest = digest;
   }
 
+  /** The cached view of a raw object, as the watch would deliver it (also for write responses). */
+  view(raw: RawTarget, namespace = ''): TargetObject {
+    const m = raw.metadata ?? {};
+    const digests = new Map<string, string>();
+    for (const [k, v] of Object.entries(this.kind.contents(raw))) digests.set(k, this.digest(v));
+    return {
+      namespace: m.namespace ?? namespace,
+      name: m.name ?? '',
+      resourceVersion: m.resourceVersion ?? '',
+      ...(m.labels?.[this.label] ? { owner: m.labels[this.label] } : {}),
+      annotations: m.annotations ?? {},
+      digests,
+    };
+  }
+
   protected create(kind: string, namespace: string): Reflector<RawTarget, TargetObject> {
     return this.watch(
       `watch target ${kind}s in ${namespace || 'the cluster'}`,
       this.kind.path(namespace),
-      (raw) => {
-        const m = raw.metadata ?? {};
-        const digests = new Map<string, string>();
-        for (const [k, v] of Object.entries(this.kind.contents(raw))) digests.set(k, this.digest(v));
-        return {
-          namespace: m.namespace ?? namespace,
-          name: m.name ?? '',
-          resourceVersion: m.resourceVersion ?? '',
-          ...(m.labels?.[this.label] ? { owner: m.labels[this.label] } : {}),
-          annotations: m.annotations ?? {},
-          digests,
-        };
-      },
+      (raw) => this.view(raw, namespace),
       { labelSelector: this.label },
     );
   }
 
+  /**
+   * Has the cache of this namespace seen every change up to `resourceVersion`? etcd's revisions
+   * are one increasing integer, so a watch that delivered a later one has delivered this one.
+   */
+  caughtUp(kind: string, namespace: string, resourceVersion: string): boolean {
+    return newerOrSame(this.reflectors.get(`${kind}/${namespace}`)?.lastResourceVersion, resourceVersion);
+  }
+
   async read(kind: string, namespace: string, name: string): Promise<TargetObject | undefined> {
     return (await this.ready(kind, namespace)).get(name);
+  }
+
+  /** The object as the cache holds it now, without waiting for a cache to start. */
+  peek(kind: string, namespace: string, name: string): TargetObject | undefined {
+    return this.reflectors.get(`${kind}/${namespace}`)?.get(name);
   }
 }

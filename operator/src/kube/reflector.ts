@@ -33,6 +33,13 @@ export interface ReflectorOptions<R, T> {
   limit?: number;
 }
 
+/**
+ * Is resourceVersion `a` the same as or later than `b`? etcd's revisions are one increasing
+ * integer (Kubernetes documents them as comparable since 1.33); anything else compares as unknown.
+ */
+export const newerOrSame = (a: string | undefined, b: string | undefined): boolean =>
+  !!a && !!b && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) >= BigInt(b);
+
 /** A watch open this long before it failed had a healthy server behind it. */
 const HEALTHY_WATCH_MS = 5_000;
 
@@ -57,6 +64,11 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
 
   constructor(options: ReflectorOptions<R, T>) {
     this.options = options;
+  }
+
+  /** The resourceVersion of the last list, event or bookmark this cache has taken in. */
+  get lastResourceVersion(): string {
+    return this.resourceVersion;
   }
 
   get hasSynced(): boolean {

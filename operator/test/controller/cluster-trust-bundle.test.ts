@@ -41,7 +41,7 @@ test.each([
     new ClusterTrustBundleApi(client),
     deps(client),
   );
-  expect(await target.publish(bundle, 'tb')).toEqual({ state: 'Synced', wrote: true });
+  expect(await target.publish(bundle, 'tb')).toMatchObject({ state: 'Synced', wrote: true });
   expect(applied[0]!.path).toBe(`/apis/certificates.k8s.io/${version}/clustertrustbundles/tpp-roots`);
   expect(applied[0]!.body).toMatchObject({
     apiVersion: `certificates.k8s.io/${version}`,

@@ -4,15 +4,20 @@ import { createHash } from 'node:crypto';
 import { BUNDLE_HASH_ANNOTATION, BUNDLE_LABEL, FIELD_MANAGER } from '../../api/v1alpha1.ts';
 import type { Bundle } from '../../bundle/types.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import type { TargetObject } from '../../kube/objects.ts';
+import type { RawTarget, TargetObject } from '../../kube/objects.ts';
 
 export interface TargetResult {
   /** `Synced` when the target holds the bundle; `Conflict` when another bundle owns it. */
   state: 'Synced' | 'Conflict' | 'Failed';
   /** True when this reconcile wrote to the target. */
   wrote: boolean;
-  /** The resourceVersions the writes produced, so their own watch events are not taken for news. */
-  resourceVersions?: string[];
+  /**
+   * The objects as the API server returned them after each write (an apply, then maybe a patch):
+   * their watch events are recognised by content, and the status is checked against them.
+   */
+  written?: RawTarget[];
+  /** The cached view that was judged to hold the bundle already (nothing written). */
+  held?: TargetObject;
   message?: string;
 }
 
@@ -82,7 +87,7 @@ export abstract class ObjectTarget implements Target {
       this.upToDate(current, bundle) &&
       (await this.holds(current, bundle))
     ) {
-      return { state: 'Synced', wrote: false };
+      return { state: 'Synced', wrote: false, held: current };
     }
     const want = await this.desired(bundle);
     const body = want.body({
@@ -90,25 +95,24 @@ export abstract class ObjectTarget implements Target {
       annotations: { [BUNDLE_HASH_ANNOTATION]: bundle.hash, ...want.annotations },
     });
     const path = await this.path();
-    type Written = { metadata?: { resourceVersion?: string }; data?: Record<string, string> };
-    const applied = await this.deps.client.apply<Written>(path, body, FIELD_MANAGER);
+    const applied = await this.deps.client.apply<RawTarget>(path, body, FIELD_MANAGER);
+    const written = applied ? [applied] : [];
     let resourceVersion = applied?.metadata?.resourceVersion;
-    const resourceVersions = resourceVersion ? [resourceVersion] : [];
     const applying = (body as { data?: Record<string, string> }).data ?? {};
     const stray = (want.absent ?? []).filter((k) => !(k in applying) && applied?.data?.[k] !== undefined);
     if (stray.length > 0) {
       // Unconditional: whatever happened meanwhile, these keys must go.
-      const patched = await this.deps.client.mergePatch<Written>(
+      const patched = await this.deps.client.mergePatch<RawTarget>(
         path,
         { data: Object.fromEntries(stray.map((k) => [k, null])) },
         { query: { fieldManager: FIELD_MANAGER } },
       );
       resourceVersion = patched?.metadata?.resourceVersion;
-      if (resourceVersion) resourceVersions.push(resourceVersion);
+      if (patched) written.push(patched);
     }
     // An apply that changed nothing (the cache lagged behind our own last write) wrote nothing.
     const wrote = !current || resourceVersion !== current.resourceVersion;
-    return { state: 'Synced', wrote, ...(resourceVersions.length > 0 ? { resourceVersions } : {}) };
+    return { state: 'Synced', wrote, ...(written.length > 0 ? { written } : {}) };
   }
 
   /** The cached digests equal those of what this bundle would write (for deterministic content). */
