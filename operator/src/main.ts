@@ -1,6 +1,7 @@
 // The operator process: flags and environment → caches, controller, leader election, probes.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { parseNamespaceList, TrustBoundary } from './controller/boundary.ts';
 import { TrustBundleController } from './controller/controller.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeEventRecorder } from './kube/events.ts';
@@ -27,6 +28,17 @@ Options (each also read from the environment variable in brackets):
   --rollout-deadline S    rollout deadline when a workload sets none [ROLLOUT_DEADLINE_SECONDS, default 600]
   --authserver-check S    how often authorization servers are read back for drift
                           [AUTHSERVER_CHECK_SECONDS, default 300]
+Trust boundary (docs/security.md):
+  --trust-namespace NS    where credentials, CAs and truststore passwords are read, and sources by
+                          default [TRUST_NAMESPACE, default: the operator's own namespace]
+  --source-namespaces L   further namespaces sources may come from, comma-separated, or * for any
+                          [SOURCE_NAMESPACES, default none]
+  --target-namespaces L   namespaces targets and workloads may be in, or * [TARGET_NAMESPACES, default *]
+  --cluster-trust-bundle-signers L  signer names ClusterTrustBundle targets may carry
+                          [CLUSTER_TRUST_BUNDLE_SIGNERS, default none]
+  --allow-insecure-authorization-servers BOOL  honour insecureSkipTLSVerify on AuthorizationServers
+                          [ALLOW_INSECURE_AUTHORIZATION_SERVERS, default false]
+  --metrics-bind-address A  address of the probes and metrics server [METRICS_BIND_ADDRESS, default 0.0.0.0]
   -h, --help
 Logging: LOG_LEVEL (fatal, error, warn, info, debug, trace; default info), JSON on stdout.`;
 
@@ -44,6 +56,12 @@ function config() {
       'rollout-debounce': { type: 'string' },
       'rollout-deadline': { type: 'string' },
       'authserver-check': { type: 'string' },
+      'trust-namespace': { type: 'string' },
+      'source-namespaces': { type: 'string' },
+      'target-namespaces': { type: 'string' },
+      'cluster-trust-bundle-signers': { type: 'string' },
+      'allow-insecure-authorization-servers': { type: 'string' },
+      'metrics-bind-address': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -83,6 +101,20 @@ function config() {
     authServerCheckMs:
       num(values['authserver-check'], env.AUTHSERVER_CHECK_SECONDS, 300, '--authserver-check') * 1000,
     identity: `${env.POD_NAME ?? hostname()}_${process.pid}`,
+    boundary: {
+      trustNamespace:
+        values['trust-namespace'] ?? env.TRUST_NAMESPACE ?? env.POD_NAMESPACE ?? 'trustbundle-system',
+      sourceNamespaces: parseNamespaceList(values['source-namespaces'] ?? env.SOURCE_NAMESPACES, []),
+      targetNamespaces: parseNamespaceList(values['target-namespaces'] ?? env.TARGET_NAMESPACES, '*'),
+      clusterTrustBundleSigners: parseNamespaceList(
+        values['cluster-trust-bundle-signers'] ?? env.CLUSTER_TRUST_BUNDLE_SIGNERS,
+        [],
+      ) as string[],
+      allowInsecureAuthorizationServers: /^(1|true|yes)$/i.test(
+        values['allow-insecure-authorization-servers'] ?? env.ALLOW_INSECURE_AUTHORIZATION_SERVERS ?? '',
+      ),
+    },
+    metricsBindAddress: values['metrics-bind-address'] ?? env.METRICS_BIND_ADDRESS ?? '0.0.0.0',
   };
 }
 
@@ -139,6 +171,7 @@ async function main(): Promise<void> {
     rolloutDebounceMs: cfg.rolloutDebounceMs,
     rolloutDeadlineMs: cfg.rolloutDeadlineMs,
     authServerCheckMs: cfg.authServerCheckMs,
+    boundary: new TrustBoundary(cfg.boundary),
   });
 
   const elector = cfg.leaderElect ? electLeader(cfg, controller, client, log) : undefined;
@@ -151,6 +184,7 @@ async function main(): Promise<void> {
   }
   const health = await startHealthServer({
     port: cfg.metricsPort,
+    host: cfg.metricsBindAddress,
     registry: metrics.registry,
     ready: () => {
       if (elector && !elector.isLeader) return { ready: true, reason: 'standby' };
@@ -160,7 +194,14 @@ async function main(): Promise<void> {
     },
   });
   log.info(
-    { port: health.port, leaderElection: cfg.leaderElect, identity: cfg.identity },
+    {
+      port: health.port,
+      leaderElection: cfg.leaderElect,
+      identity: cfg.identity,
+      trustNamespace: cfg.boundary.trustNamespace,
+      sourceNamespaces: cfg.boundary.sourceNamespaces,
+      targetNamespaces: cfg.boundary.targetNamespaces,
+    },
     'trustbundle-operator starting',
   );
 

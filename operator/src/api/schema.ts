@@ -20,103 +20,21 @@ import {
   SYNC_STATES,
 } from './v1alpha1.ts';
 
-export interface ValidationRule {
-  rule: string;
-  message: string;
-  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
-  fieldPath?: string;
-}
+import {
+  array,
+  boolean,
+  dataKey,
+  HASH,
+  httpsURL,
+  integer,
+  name,
+  namespace,
+  object,
+  string,
+  type JSONSchema,
+} from './schema-builders.ts';
 
-export interface JSONSchema {
-  type?: 'object' | 'array' | 'string' | 'integer' | 'boolean';
-  description?: string;
-  format?: string;
-  enum?: readonly (string | number | boolean)[];
-  default?: unknown;
-  pattern?: string;
-  minLength?: number;
-  maxLength?: number;
-  minimum?: number;
-  maximum?: number;
-  minItems?: number;
-  maxItems?: number;
-  minProperties?: number;
-  maxProperties?: number;
-  required?: string[];
-  properties?: Record<string, JSONSchema>;
-  additionalProperties?: JSONSchema;
-  items?: JSONSchema;
-  'x-kubernetes-validations'?: ValidationRule[];
-  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
-  'x-kubernetes-list-map-keys'?: string[];
-  'x-kubernetes-map-type'?: 'granular' | 'atomic';
-  'x-kubernetes-preserve-unknown-fields'?: boolean;
-}
-
-type Extra = Omit<JSONSchema, 'type' | 'description' | 'properties' | 'items'>;
-
-const string = (description: string, extra: Extra = {}): JSONSchema => ({
-  type: 'string',
-  description,
-  ...extra,
-});
-const integer = (description: string, extra: Extra = {}): JSONSchema => ({
-  type: 'integer',
-  description,
-  ...extra,
-});
-const boolean = (description: string, extra: Extra = {}): JSONSchema => ({
-  type: 'boolean',
-  description,
-  ...extra,
-});
-const object = (
-  description: string,
-  properties: Record<string, JSONSchema>,
-  extra: Extra = {},
-): JSONSchema => ({
-  type: 'object',
-  description,
-  ...extra,
-  properties,
-});
-const array = (description: string, items: JSONSchema, extra: Extra = {}): JSONSchema => ({
-  type: 'array',
-  description,
-  ...extra,
-  items,
-});
-
-// Kubernetes name rules (apimachinery validation): namespaces are DNS-1123 labels, object names
-// DNS-1123 subdomains, data keys of Secrets and ConfigMaps `[-._a-zA-Z0-9]+`.
-const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const DATA_KEY = '^[-._a-zA-Z0-9]+$';
-const HASH = '^sha256:[0-9a-f]{64}$';
-
-const namespace = (what: string) =>
-  string(`Namespace of the ${what}.`, { minLength: 1, maxLength: 63, pattern: DNS1123_LABEL });
-const name = (what: string) =>
-  string(`Name of the ${what}.`, { minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN });
-const dataKey = (description: string, defaultKey: string) =>
-  string(`${description} Defaults to "${defaultKey}".`, {
-    default: defaultKey,
-    minLength: 1,
-    maxLength: 253,
-    pattern: DATA_KEY,
-  });
-
-const httpsURL = (description: string): JSONSchema =>
-  string(description, {
-    minLength: 1,
-    maxLength: 2048,
-    'x-kubernetes-validations': [
-      {
-        rule: "isURL(self) && url(self).getScheme() == 'https' && url(self).getHost() != ''",
-        message: 'must be an https:// URL with a host',
-      },
-    ],
-  });
+export type { JSONSchema, ValidationRule } from './schema-builders.ts';
 
 const sourceReference = (kind: 'Secret' | 'ConfigMap') =>
   object(
@@ -352,9 +270,26 @@ const cloudentity = object(
 );
 
 const authorizationServer = object(
-  'An authorization server whose trusted client CAs follow the bundle.',
-  { cloudentity },
-  { required: ['cloudentity'] },
+  'An AuthorizationServer (cluster-scoped, created by an administrator) whose trusted client CAs follow the bundle.',
+  {
+    name: name('AuthorizationServer'),
+    cloudentity: {
+      ...cloudentity,
+      description:
+        'Removed: inline authorization servers let whoever writes a TrustBundle send admin credentials to any URL. ' +
+        'Kept only so that bundles of the old shape are read and told what to change.',
+    },
+  },
+  {
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.name) && !has(self.cloudentity)',
+        message:
+          'inline cloudentity targets were removed: an administrator creates an AuthorizationServer ' +
+          '(mtls.openbanking.dev/v1alpha1) with this cloudentity spec, and the bundle names it: {name: <server>}',
+      },
+    ],
+  },
 );
 
 const rolloutTarget = object(
@@ -533,6 +468,7 @@ const targetsStatus = object('Per-target state.', {
     object(
       'An authorization server.',
       {
+        name: string('The AuthorizationServer.'),
         type: string('Adapter, e.g. cloudentity.'),
         url: string('Base URL.'),
         tenant: string('Tenant ID.'),

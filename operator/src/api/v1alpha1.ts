@@ -52,7 +52,15 @@ export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
 export const SYNC_STATES = ['Pending', 'Synced', 'Failed'] as const;
 export type SyncState = (typeof SYNC_STATES)[number];
 /** State of one workload's rollout. `Paused` workloads are never touched. */
-export const ROLLOUT_STATES = ['Pending', 'Progressing', 'Complete', 'Paused', 'NotFound', 'Failed'] as const;
+export const ROLLOUT_STATES = [
+  'Pending',
+  'Progressing',
+  'Complete',
+  'Paused',
+  'NotFound',
+  'NotAllowed',
+  'Failed',
+] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
 export const CERTIFICATE_STATUSES = [
   'Accepted',
@@ -147,8 +155,15 @@ export interface CloudentityTarget {
   insecureSkipTLSVerify?: boolean;
 }
 
+/** What an authorization-server adapter is made from (built from an AuthorizationServer object). */
 export interface AuthorizationServerTarget {
   cloudentity: CloudentityTarget;
+}
+
+/** An AuthorizationServer by name. `cloudentity` is the removed inline shape, read only to report it. */
+export interface AuthorizationServerReference {
+  name?: string;
+  cloudentity?: CloudentityTarget;
 }
 
 /** Exactly one of `name` and `selector` is set. */
@@ -163,7 +178,7 @@ export interface TrustBundleTargets {
   secrets?: SecretTarget[];
   configMaps?: ConfigMapTarget[];
   clusterTrustBundles?: ClusterTrustBundleTarget[];
-  authorizationServers?: AuthorizationServerTarget[];
+  authorizationServers?: AuthorizationServerReference[];
   rollouts?: RolloutTarget[];
 }
 
@@ -235,6 +250,8 @@ export interface ClusterTrustBundleTargetStatus extends TargetSyncStatus {
 }
 
 export interface AuthorizationServerTargetStatus extends TargetSyncStatus {
+  /** The AuthorizationServer; absent for an entry of the removed inline shape. */
+  name?: string;
   type: 'cloudentity';
   url: string;
   tenant: string;

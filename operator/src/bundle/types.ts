@@ -57,6 +57,7 @@ export type ProblemCode =
   | 'Empty'
   | 'SourceMissing'
   | 'SourceUnavailable'
+  | 'SourceNotAllowed'
   | 'UnparsableCRL'
   | 'UnverifiableCRL'
   | 'UnsupportedCRL'

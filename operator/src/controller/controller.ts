@@ -23,7 +23,7 @@ import {
   type TrustBundle,
   type TrustBundleStatus,
 } from '../api/v1alpha1.ts';
-import { AuthorizationServerError, AuthorizationServerPool, syncTrust } from '../authserver/index.ts';
+import { AuthorizationServerPool } from '../authserver/index.ts';
 import { buildBundle, earliestNotAfter } from '../bundle/build.ts';
 import { CertificateCache } from '../bundle/certificate.ts';
 import type { BuildReport, Bundle, Policy, Source } from '../bundle/types.ts';
@@ -42,7 +42,9 @@ import { Rollouts, WorkloadCaches, workloadRef } from '../rollout/rollouts.ts';
 import { ReferenceIndex } from './index-refs.ts';
 import { WorkQueue, type ProcessResult } from './queue.ts';
 import { gatherSources } from './sources.ts';
-import { canonicalJSON, computeStatus, rfc3339 } from './status.ts';
+import { canonicalJSON, computeStatus, failedTarget, rfc3339, type PreviousTargetStatus } from './status.ts';
+import { AuthorizationServerTargets, authorizationServerRef } from './authorization-servers.ts';
+import { OWNER_UID_ANNOTATION, TrustBoundary } from './boundary.ts';
 import {
   ClusterTrustBundleApi,
   ClusterTrustBundleTarget,
@@ -67,6 +69,8 @@ export interface ControllerOptions {
   rolloutDeadlineMs?: number;
   /** How often an authorization server's trust is read back to correct changes made there. */
   authServerCheckMs?: number;
+  /** Where the operator may read and write; by default sources only from the trust namespace. */
+  boundary?: TrustBoundary;
   now?: () => Date;
 }
 
@@ -82,31 +86,6 @@ interface TargetIdentity {
   namespace?: string;
   name: string;
   key?: string;
-}
-
-/** What publishing continues from: a target's entry in the previous status. */
-interface PreviousTargetStatus {
-  state: string;
-  bundleHash?: string;
-  lastSyncTime?: string;
-}
-
-/**
- * A target that could not be brought to the new bundle: it still holds what it held, so its
- * status keeps the hash and time of its last sync.
- */
-function failedTarget<B>(
-  base: B,
-  message: string,
-  prev: PreviousTargetStatus | undefined,
-): B & { state: 'Failed'; message: string; bundleHash?: string; lastSyncTime?: string } {
-  return {
-    ...base,
-    state: 'Failed',
-    message,
-    ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
-    ...(prev?.lastSyncTime ? { lastSyncTime: prev.lastSyncTime } : {}),
-  };
 }
 
 interface PublishedState {
@@ -149,7 +128,8 @@ export class TrustBundleController {
   private readonly clusterTrustBundleApi: ClusterTrustBundleApi;
   private readonly workloads: WorkloadCaches;
   private readonly rollouts: Rollouts;
-  private readonly authServers: AuthorizationServerPool;
+  private readonly authServers: AuthorizationServerTargets;
+  private readonly pool: AuthorizationServerPool;
   readonly queue: WorkQueue;
   private readonly certificates = new CertificateCache();
   /** The status each bundle was last given by us, so a lagging cache never causes a rewrite. */
@@ -169,6 +149,7 @@ export class TrustBundleController {
       rolloutDebounceMs: 2_000,
       rolloutDeadlineMs: 600_000,
       authServerCheckMs: 300_000,
+      boundary: new TrustBoundary({ trustNamespace: 'trustbundle-system' }),
       now: () => new Date(),
       ...options,
     };
@@ -253,14 +234,28 @@ export class TrustBundleController {
       debounceMs: this.o.rolloutDebounceMs,
       defaultDeadlineMs: this.o.rolloutDeadlineMs,
       onTriggered: (kind) => this.o.metrics?.rolloutTriggered(kind),
+      refused: (ns) => this.o.boundary.targetRefused(ns),
     });
-    this.authServers = new AuthorizationServerPool({
+    const pool = (this.pool = new AuthorizationServerPool({
       readSecret: async (namespace, name) => {
+        const refused = this.o.boundary.secretRefused(namespace, 'authorization-server');
+        if (refused) throw new Error(refused);
         const secret = await this.sources.read('Secret', namespace, name);
         if (!secret?.data) throw new Error(`Secret ${namespace}/${name} does not exist`);
         return Object.fromEntries(secret.data);
       },
       logger: log,
+    }));
+    this.authServers = new AuthorizationServerTargets({
+      client: this.o.client,
+      boundary: this.o.boundary,
+      pool,
+      events: this.o.events,
+      log,
+      ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+      bundles: () => this.bundles.list(),
+      onChange: (server) => this.enqueueUsers(authorizationServerRef(server)),
+      checkMs: this.o.authServerCheckMs,
     });
     this.bundles = new Reflector<TrustBundle, TrustBundle>({
       client: this.o.client,
@@ -321,11 +316,15 @@ export class TrustBundleController {
       const pw = t.truststore?.passwordSecret;
       if (pw) refs.push(objectKey('Secret', pw.namespace, pw.name));
     }
+    const trust = this.o.boundary.trustNamespace;
     for (const t of targets?.configMaps ?? []) refs.push(targetRef('ConfigMap', t.namespace, t.name));
-    // Fixed credentials or a new CA for an authorization server are acted on at once.
-    for (const { cloudentity: c } of targets?.authorizationServers ?? []) {
-      refs.push(objectKey('Secret', c.credentialsSecret.namespace, c.credentialsSecret.name));
-      if (c.caSecret) refs.push(objectKey('Secret', c.caSecret.namespace, c.caSecret.name));
+    // A changed AuthorizationServer, fixed credentials or a new CA for it are acted on at once.
+    for (const { name } of targets?.authorizationServers ?? []) {
+      if (!name) continue;
+      refs.push(authorizationServerRef(name));
+      const c = this.authServers.reflector.get(name)?.spec.cloudentity;
+      if (c) refs.push(objectKey('Secret', trust, c.credentialsSecret.name));
+      if (c?.caSecret) refs.push(objectKey('Secret', trust, c.caSecret.name));
     }
     for (const t of targets?.clusterTrustBundles ?? [])
       refs.push(targetRef('ClusterTrustBundle', '', t.name));
@@ -337,6 +336,7 @@ export class TrustBundleController {
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.authServers.start();
     this.bundles.start();
   }
 
@@ -352,7 +352,8 @@ export class TrustBundleController {
     this.configMapTargets.stop();
     this.clusterTrustBundleTargets.stop();
     this.workloads.stop();
-    this.authServers.close();
+    this.authServers.stop();
+    this.pool.close();
   }
 
   /** One pass over one bundle. Throws to be retried with backoff. */
@@ -373,8 +374,10 @@ export class TrustBundleController {
     const log = this.o.log.child({ bundle: name });
     const policy = resolvePolicy(tb.spec.policy);
 
-    const gathered = await gatherSources(tb.spec.sources ?? [], (kind, ns, n) =>
-      this.sources.read(kind, ns, n),
+    const gathered = await gatherSources(
+      tb.spec.sources ?? [],
+      (kind, ns, n) => this.sources.read(kind, ns, n),
+      { refused: (ns) => this.o.boundary.sourceRefused(ns) },
     );
     const gatheringFailed = gathered.problems.some((p) => p.severity === 'error');
     const { report, lapsed } = this.build(tb, gathered.sources, policy, now);
@@ -409,7 +412,7 @@ export class TrustBundleController {
       // Authorization servers and workloads follow once every Secret holds the new bundle; a
       // failing authorization server never holds back the Secrets, nor the rollouts.
       const [servers, rolled] = await Promise.all([
-        this.pushAuthorizationServers(tb, bundle, now),
+        this.authServers.push(tb, bundle, now),
         !failed && rollouts ? this.rollWorkloads(tb, bundle, rollouts, now) : undefined,
       ]);
       authorizationServers = servers.statuses;
@@ -570,69 +573,6 @@ export class TrustBundleController {
     }
   }
 
-  private async pushAuthorizationServers(
-    tb: TrustBundle,
-    bundle: Bundle,
-    now: Date,
-  ): Promise<{
-    statuses: AuthorizationServerTargetStatus[];
-    failed: boolean;
-    checkAfterMs?: number;
-    retryAfterMs?: number;
-  }> {
-    const targets = tb.spec.targets?.authorizationServers ?? [];
-    if (targets.length === 0) return { statuses: [], failed: false };
-    const name = tb.metadata.name!;
-    const ref = { name, uid: tb.metadata.uid };
-    const previous = tb.status?.targets?.authorizationServers ?? [];
-    let retryAfterMs = 0;
-    const statuses = await Promise.all(
-      targets.map(async ({ cloudentity: c }): Promise<AuthorizationServerTargetStatus> => {
-        const base = { type: 'cloudentity' as const, url: c.url, tenant: c.tenant, server: c.server };
-        const prev = previous.find((p) => p.url === c.url && p.tenant === c.tenant && p.server === c.server);
-        const id = `Cloudentity ${c.url} tenant ${c.tenant} server ${c.server}`;
-        try {
-          const result = await syncTrust(this.authServers.get({ cloudentity: c }), bundle.pem);
-          this.o.metrics?.authorizationServerPushed('cloudentity', result.changed ? 'success' : 'unchanged');
-          if (result.changed) {
-            const drift = prev?.state === 'Synced' && prev.bundleHash === bundle.hash;
-            this.o.events.record(
-              ref,
-              drift ? 'Warning' : 'Normal',
-              drift ? 'DriftCorrected' : 'Published',
-              `${id}: root_cas ${drift ? 'had been changed there; restored to' : 'now hold'} bundle ${bundle.hash} (${result.added.length} added, ${result.removed.length} removed)`,
-            );
-          }
-          return {
-            ...base,
-            state: 'Synced',
-            bundleHash: bundle.hash,
-            lastSyncTime:
-              result.changed || !prev?.lastSyncTime || prev.bundleHash !== bundle.hash
-                ? rfc3339(now)
-                : prev.lastSyncTime,
-          };
-        } catch (err) {
-          this.o.metrics?.authorizationServerPushed('cloudentity', 'error');
-          if (err instanceof AuthorizationServerError && err.retryAfterMs) {
-            retryAfterMs = Math.max(retryAfterMs, err.retryAfterMs);
-          }
-          const message = `${id}: ${(err as Error).message}`;
-          this.o.events.record(ref, 'Warning', 'PushFailed', message);
-          return failedTarget(base, message, prev);
-        }
-      }),
-    );
-    const failed = statuses.some((s) => s.state === 'Failed');
-    return {
-      statuses,
-      failed,
-      checkAfterMs: this.o.authServerCheckMs,
-      // A server that asked us to come back later (429 Retry-After) is not asked sooner.
-      ...(failed && retryAfterMs ? { retryAfterMs } : {}),
-    };
-  }
-
   /** Every published object (Secrets, ConfigMaps, ClusterTrustBundles), all at once. */
   private async publishAll(tb: TrustBundle, bundle: Bundle, now: Date): Promise<Published> {
     const t = tb.spec.targets ?? {};
@@ -648,6 +588,7 @@ export class TrustBundleController {
       base: B,
       target: Target,
       previous: (TargetIdentity & PreviousTargetStatus)[] | undefined,
+      refused: string | undefined,
     ) =>
       this.publishOne(
         tb,
@@ -657,7 +598,9 @@ export class TrustBundleController {
         base,
         previous?.find((p) => p.namespace === base.namespace && p.name === base.name && p.key === base.key),
         kind,
+        refused,
       );
+    const boundary = this.o.boundary;
     const keyed = (r: ObjectKeyReference) => ({ namespace: r.namespace, name: r.name, key: keyOf(r) });
     const [secrets, configMaps, clusterTrustBundles] = await Promise.all([
       Promise.all(
@@ -667,7 +610,7 @@ export class TrustBundleController {
             { ...base, ...(s.truststore ? { truststore: this.truststore(s) } : {}) },
             deps(() => this.secretTargets.read('Secret', s.namespace, s.name)),
           );
-          return publish('Secret', base, target, prev.secrets);
+          return publish('Secret', base, target, prev.secrets, boundary.targetRefused(s.namespace));
         }),
       ),
       Promise.all(
@@ -677,7 +620,7 @@ export class TrustBundleController {
             base,
             deps(() => this.configMapTargets.read('ConfigMap', c.namespace, c.name)),
           );
-          return publish('ConfigMap', base, target, prev.configMaps);
+          return publish('ConfigMap', base, target, prev.configMaps, boundary.targetRefused(c.namespace));
         }),
       ),
       Promise.all(
@@ -691,7 +634,13 @@ export class TrustBundleController {
                 : undefined,
             ),
           );
-          return publish('ClusterTrustBundle', { name: c.name }, target, prev.clusterTrustBundles);
+          return publish(
+            'ClusterTrustBundle',
+            { name: c.name },
+            target,
+            prev.clusterTrustBundles,
+            boundary.signerRefused(c.signerName),
+          );
         }),
       ),
     ]);
@@ -716,6 +665,8 @@ export class TrustBundleController {
       key: s.truststore?.key || DEFAULT_TRUSTSTORE_KEY,
       password: async () => {
         if (!ref) return { password: DEFAULT_TRUSTSTORE_PASSWORD, from: 'default' };
+        const refused = this.o.boundary.secretRefused(ref.namespace, 'truststore password');
+        if (refused) throw new Error(`truststore password: ${refused}`);
         const key = ref.key || DEFAULT_PASSWORD_KEY;
         const secret = await this.sources.read('Secret', ref.namespace, ref.name);
         const value = secret?.data?.get(key);
@@ -740,15 +691,23 @@ export class TrustBundleController {
     base: B,
     prev: PreviousTargetStatus | undefined,
     kind: string,
+    refused: string | undefined,
   ): Promise<
     B & { state: 'Synced' | 'Failed'; bundleHash?: string; lastSyncTime?: string; message?: string }
   > {
     const ref = { name: tb.metadata.name!, uid: tb.metadata.uid };
+    if (refused) {
+      // Refused before any API call: the object is neither read nor written.
+      const message = `${target.id}: ${refused}`;
+      this.o.events.record(ref, 'Warning', 'NotAllowed', message);
+      return failedTarget(base, message, prev);
+    }
     try {
-      const result = await target.publish(bundle, ref.name);
+      const result = await target.publish(bundle, { name: ref.name, uid: tb.metadata.uid ?? '' });
       this.recordPublished(kind, base.namespace ?? '', base.name, result);
-      if (result.state === 'Conflict') {
-        this.o.events.record(ref, 'Warning', 'TargetConflict', result.message ?? target.id);
+      if (result.state === 'Conflict' || result.state === 'NotAdopted') {
+        const reason = result.state === 'Conflict' ? 'TargetConflict' : 'NotAdopted';
+        this.o.events.record(ref, 'Warning', reason, result.message ?? target.id);
         return { ...base, state: 'Failed', ...(result.message ? { message: result.message } : {}) };
       }
       if (result.wrote) {
@@ -804,7 +763,9 @@ export class TrustBundleController {
     }
     if (!has) return false;
     const t = tb.spec.targets ?? {};
-    const owned = async (read: () => Promise<TargetObject | undefined>) => (await read())?.owner === name;
+    // Only what the operator created for this very bundle: an adopted object keeps its keys.
+    const owned = async (read: () => Promise<TargetObject | undefined>) =>
+      (await read())?.annotations[OWNER_UID_ANNOTATION] === tb.metadata.uid;
     const removals: { id: string; path: Promise<string | undefined> }[] = [];
     for (const s of t.secrets ?? []) {
       removals.push({

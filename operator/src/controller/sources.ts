@@ -10,6 +10,16 @@ export type ReadObject = (
   name: string,
 ) => Promise<SourceObject | undefined>;
 
+export interface GatherOptions {
+  /** Why a source in this namespace may not be read, or undefined when it may. Checked before any read. */
+  refused?: (namespace: string) => string | undefined;
+  /** The most bytes the distinct objects named may hold together, checked before anything is parsed. */
+  maxBytes?: number;
+}
+
+/** The total a bundle's sources may bring: four times the largest object etcd stores. */
+export const MAX_GATHERED_BYTES = 6 * 1024 * 1024;
+
 export interface GatheredSources {
   sources: Source[];
   problems: Problem[];
@@ -33,9 +43,15 @@ const error = (source: string, code: Problem['code'], message: string): Problem 
   message: `source ${source}: ${message}`,
 });
 
-export async function gatherSources(specs: TrustBundleSource[], read: ReadObject): Promise<GatheredSources> {
+export async function gatherSources(
+  specs: TrustBundleSource[],
+  read: ReadObject,
+  options: GatherOptions = {},
+): Promise<GatheredSources> {
   const sources: Source[] = [];
   const problems: Problem[] = [];
+  /** Each object and key is read and counted once, however often it is named. */
+  const named = new Set<string>();
   await Promise.all(
     specs.map(async (s, i) => {
       const name = sourceName(s, i);
@@ -50,6 +66,15 @@ export async function gatherSources(specs: TrustBundleSource[], read: ReadObject
         return;
       }
       const key = keyOf(ref);
+      const refused = options.refused?.(ref.namespace);
+      if (refused) {
+        // Said the same whether or not the object exists: the status is no oracle.
+        problems.push(error(name, 'SourceNotAllowed', refused));
+        return;
+      }
+      const id = `${kind}/${ref.namespace}/${ref.name}/${key}`;
+      if (named.has(id)) return;
+      named.add(id);
       if (isPrivateKeyName(key)) {
         problems.push(
           error(name, 'PrivateKey', `key "${key}" by its name holds a private key; it is never read`),
@@ -83,5 +108,16 @@ export async function gatherSources(specs: TrustBundleSource[], read: ReadObject
       sources[i] = { name, content };
     }),
   );
-  return { sources: sources.filter((s) => s !== undefined), problems };
+  const gathered = sources.filter((s) => s !== undefined);
+  const bytes = gathered.reduce((n, s) => n + Buffer.byteLength(s.content), 0);
+  const max = options.maxBytes ?? MAX_GATHERED_BYTES;
+  if (bytes > max) {
+    problems.push({
+      severity: 'error',
+      code: 'InputTooLarge',
+      message: `the sources hold ${bytes} bytes together, more than the ${max} a bundle may gather; nothing was parsed`,
+    });
+    return { sources: [], problems };
+  }
+  return { sources: gathered, problems };
 }

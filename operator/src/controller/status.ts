@@ -115,12 +115,20 @@ function publishedCondition(
     };
   const failed = published.filter((t) => t.state !== 'Synced');
   if (failed.length > 0) {
-    const conflict = failed.some((t) => t.message?.includes('already published by'));
-    const changed = failed.every((t) => t.state === 'Pending');
+    const has = (text: string) => failed.some((t) => t.message?.includes(text));
+    const reason = has('already published by')
+      ? 'TargetConflict'
+      : has('was not created by the operator')
+        ? 'NotAdopted'
+        : has('(rule ')
+          ? 'NotAllowed'
+          : failed.every((t) => t.state === 'Pending')
+            ? 'TargetChanged'
+            : 'WriteFailed';
     return {
       type,
       status: 'False',
-      reason: conflict ? 'TargetConflict' : changed ? 'TargetChanged' : 'WriteFailed',
+      reason,
       message: failed.map((t) => t.message ?? `${t.id}: ${t.state}`).join('; '),
     };
   }
@@ -159,6 +167,7 @@ function authorizationServersCondition(servers: AuthorizationServerTargetStatus[
 const ROLLOUT_REASONS: [RolloutTargetStatus['state'], string][] = [
   ['Failed', 'RolloutFailed'],
   ['NotFound', 'WorkloadNotFound'],
+  ['NotAllowed', 'RestartNotAllowed'],
   ['Paused', 'RolloutPaused'],
   ['Progressing', 'RolloutInProgress'],
   ['Pending', 'RolloutPending'],
@@ -340,4 +349,29 @@ export function canonicalJSON(value: unknown): string {
         )
       : v,
   );
+}
+
+/** What publishing continues from: a target's entry in the previous status. */
+export interface PreviousTargetStatus {
+  state: string;
+  bundleHash?: string;
+  lastSyncTime?: string;
+}
+
+/**
+ * A target that could not be brought to the new bundle: it still holds what it held, so its
+ * status keeps the hash and time of its last sync.
+ */
+export function failedTarget<B>(
+  base: B,
+  message: string,
+  prev: PreviousTargetStatus | undefined,
+): B & { state: 'Failed'; message: string; bundleHash?: string; lastSyncTime?: string } {
+  return {
+    ...base,
+    state: 'Failed',
+    message,
+    ...(prev?.bundleHash ? { bundleHash: prev.bundleHash } : {}),
+    ...(prev?.lastSyncTime ? { lastSyncTime: prev.lastSyncTime } : {}),
+  };
 }

@@ -10,6 +10,7 @@ import {
   type RolloutTarget,
   type RolloutTargetStatus,
 } from '../api/v1alpha1.ts';
+import { consents, RESTART_ON_ANNOTATION } from '../controller/boundary.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { NamespacedCaches } from '../kube/objects.ts';
 import type { Reflector } from '../kube/reflector.ts';
@@ -30,20 +31,30 @@ export class WorkloadCaches extends NamespacedCaches<{ metadata?: { name?: strin
     return this.watch(
       `watch ${kind}s in ${namespace}`,
       `/apis/apps/v1/namespaces/${namespace}/${PLURALS[k]}`,
-      (raw) => toWorkload(k, raw as Parameters<typeof toWorkload>[1], BUNDLE_HASH_ANNOTATION),
+      (raw) =>
+        toWorkload(k, raw as Parameters<typeof toWorkload>[1], BUNDLE_HASH_ANNOTATION, RESTART_ON_ANNOTATION),
     );
   }
 
-  async resolve(target: RolloutTarget): Promise<{ workloads: Workload[]; missing?: string }> {
+  /**
+   * The workloads a target names that consent to restarts by `bundle` (the Reloader convention:
+   * the workload's own restart-on annotation); a named one without consent is `refused`.
+   */
+  async resolve(
+    target: RolloutTarget,
+    bundle: string,
+  ): Promise<{ workloads: Workload[]; missing?: string; refused?: string }> {
     const r = await this.ready(target.kind, target.namespace);
+    const consenting = (w: Workload) => consents(w.annotations, RESTART_ON_ANNOTATION, bundle);
     if (target.name) {
       const w = r.get(target.name);
-      return w ? { workloads: [w] } : { workloads: [], missing: target.name };
+      if (!w) return { workloads: [], missing: target.name };
+      return consenting(w) ? { workloads: [w] } : { workloads: [], refused: target.name };
     }
     const want = Object.entries(target.selector?.matchLabels ?? {});
     const workloads = r
       .list()
-      .filter((w) => want.every(([k, v]) => w.labels[k] === v))
+      .filter((w) => want.every(([k, v]) => w.labels[k] === v) && consenting(w))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     return { workloads };
   }
@@ -70,6 +81,8 @@ export interface RolloutOptions {
   /** Deadline for workloads without progressDeadlineSeconds (DaemonSets, StatefulSets). */
   defaultDeadlineMs: number;
   onTriggered?: (kind: string) => void;
+  /** Why workloads in a namespace may not be restarted (checked before any read), or undefined. */
+  refused?: (namespace: string) => string | undefined;
 }
 
 const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -109,7 +122,38 @@ export class Rollouts {
 
     for (const target of targets) {
       if (!ROLLOUT_KINDS.includes(target.kind)) continue;
-      const { workloads, missing } = await this.o.caches.resolve(target);
+      const notAllowed = (name: string, message: string): RolloutTargetStatus => ({
+        kind: target.kind,
+        namespace: target.namespace,
+        name,
+        state: 'NotAllowed',
+        message,
+      });
+      const outside = this.o.refused?.(target.namespace);
+      if (outside) {
+        out.statuses.push(
+          notAllowed(target.name ?? '*', `${target.kind}s in ${target.namespace}: ${outside}`),
+        );
+        continue;
+      }
+      const { workloads, missing, refused } = await this.o.caches.resolve(target, bundle);
+      if (refused) {
+        const id = `${target.kind} ${target.namespace}/${refused}`;
+        if (!previous.some((p) => p.name === refused && p.state === 'NotAllowed'))
+          out.events.push({
+            type: 'Warning',
+            reason: 'RestartNotAllowed',
+            message: `${id} was not restarted`,
+          });
+        out.statuses.push(
+          notAllowed(
+            refused,
+            `${id} does not consent to restarts by this bundle: it is never patched. Its owner may add the ` +
+              `annotation ${RESTART_ON_ANNOTATION}=${bundle}`,
+          ),
+        );
+        continue;
+      }
       if (missing) {
         out.statuses.push({
           kind: target.kind,

@@ -9,6 +9,8 @@ export interface Workload {
   /** Compared by a re-list, so changes made while a watch was down are still delivered. */
   resourceVersion: string;
   labels: Record<string, string>;
+  /** The workload's consent: its `restart-on` annotation, the bundles that may restart it. */
+  annotations: Record<string, string>;
   generation: number;
   observedGeneration: number;
   paused: boolean;
@@ -34,6 +36,7 @@ interface RawWorkload {
     namespace?: string;
     resourceVersion?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     generation?: number;
   };
   spec?: {
@@ -60,7 +63,13 @@ interface RawWorkload {
   };
 }
 
-export function toWorkload(kind: RolloutKind, raw: RawWorkload, annotation: string): Workload {
+/** Keeps of the workload's own annotations only the consent one (never kubectl's last-applied copy). */
+export function toWorkload(
+  kind: RolloutKind,
+  raw: RawWorkload,
+  annotation: string,
+  consentAnnotation = '',
+): Workload {
   const m = raw.metadata ?? {};
   const spec = raw.spec ?? {};
   const st = raw.status ?? {};
@@ -72,6 +81,10 @@ export function toWorkload(kind: RolloutKind, raw: RawWorkload, annotation: stri
     name: m.name ?? '',
     resourceVersion: m.resourceVersion ?? '',
     labels: m.labels ?? {},
+    annotations:
+      consentAnnotation && m.annotations?.[consentAnnotation] !== undefined
+        ? { [consentAnnotation]: m.annotations[consentAnnotation] }
+        : {},
     generation: m.generation ?? 0,
     observedGeneration: st.observedGeneration ?? 0,
     paused: kind === 'Deployment' && spec.paused === true,

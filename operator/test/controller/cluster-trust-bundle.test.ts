@@ -22,6 +22,10 @@ function fakeServer(served: string[]) {
       applied.push({ path, body });
       return body;
     },
+    request: async (_method: string, collection: string, o: { body: { metadata: { name: string } } }) => {
+      applied.push({ path: `${collection}/${o.body.metadata.name}`, body: o.body });
+      return o.body;
+    },
   } as unknown as KubeClient;
   return { client, applied };
 }
@@ -41,7 +45,10 @@ test.each([
     new ClusterTrustBundleApi(client),
     deps(client),
   );
-  expect(await target.publish(bundle, 'tb')).toMatchObject({ state: 'Synced', wrote: true });
+  expect(await target.publish(bundle, { name: 'tb', uid: 'u1' })).toMatchObject({
+    state: 'Synced',
+    wrote: true,
+  });
   expect(applied[0]!.path).toBe(`/apis/certificates.k8s.io/${version}/clustertrustbundles/tpp-roots`);
   expect(applied[0]!.body).toMatchObject({
     apiVersion: `certificates.k8s.io/${version}`,
@@ -58,6 +65,8 @@ test('a server without the API gets a plain reason, and nothing is written', asy
     new ClusterTrustBundleApi(client),
     deps(client),
   );
-  await expect(target.publish(bundle, 'tb')).rejects.toThrow(/serves no ClusterTrustBundle API/);
+  await expect(target.publish(bundle, { name: 'tb', uid: 'u1' })).rejects.toThrow(
+    /serves no ClusterTrustBundle API/,
+  );
   expect(applied).toEqual([]);
 });
