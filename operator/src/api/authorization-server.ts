@@ -13,8 +13,8 @@ import {
   string,
   type JSONSchema,
 } from './schema-builders.ts';
+import type { API_VERSION } from './v1alpha1.ts';
 import {
-  API_VERSION,
   CONDITION_STATUSES,
   DEFAULT_CLIENT_ID_KEY,
   DEFAULT_CLIENT_SECRET_KEY,

@@ -18,7 +18,8 @@ import {
   type ConditionType,
   type TrustBundle,
 } from '../api/v1alpha1.ts';
-import { AuthorizationServerError, AuthorizationServerPool, syncTrust } from '../authserver/index.ts';
+import type { AuthorizationServerPool } from '../authserver/index.ts';
+import { AuthorizationServerError, syncTrust } from '../authserver/index.ts';
 import { sha256Fingerprint } from '../bundle/certificate.ts';
 import { readPem } from '../bundle/pem.ts';
 import type { Bundle } from '../bundle/types.ts';
