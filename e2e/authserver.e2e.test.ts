@@ -1,14 +1,17 @@
 // A TrustBundle with a Cloudentity ACP target, against the contract server (ACP cannot run here):
 // converge, keep the other fields, survive each fault without losing the update, restore drift.
 import { jest } from '@jest/globals';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import {
   cleanupTestNamespaces,
   clients,
   createTestNamespace,
+  kubectl,
   uniqueSuffix,
   waitFor,
 } from './harness/kube.ts';
+import { declareAuthorizationServer } from './support/faults.ts';
+import type { AuthorizationServer } from '../operator/src/api/authorization-server.ts';
 import { OpenSSL, type TestCert } from '../operator/test/support/openssl.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
@@ -35,6 +38,7 @@ let op: OperatorProcess;
 let system: string;
 let apim: string;
 const name = `acp-${uniqueSuffix()}`;
+const server = `acp-openbanking-${uniqueSuffix()}`;
 
 const fingerprints = (pem: unknown): string[] =>
   [...String(pem ?? '').matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)]
@@ -47,17 +51,7 @@ function spec(...cas: TestCert[]): TrustBundleSpec {
     sources: cas.map((c) => ({ inline: c.pem })),
     targets: {
       secrets: [{ namespace: apim, name: 'apitraffic-mtls-rootca' }],
-      authorizationServers: [
-        {
-          cloudentity: {
-            url: acp.url,
-            tenant: acp.tenant,
-            server: 'openbanking_brasil',
-            credentialsSecret: { namespace: system, name: 'acp-admin' },
-            caSecret: { namespace: system, name: 'acp-ca' },
-          },
-        },
-      ],
+      authorizationServers: [{ name: server }],
     },
   };
 }
@@ -90,12 +84,22 @@ beforeAll(async () => {
     namespace: system,
     body: { metadata: { name: 'acp-ca' }, stringData: { 'ca.crt': acp.caPem! } },
   });
-  op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '1' } });
+  await declareAuthorizationServer(server, {
+    cloudentity: {
+      url: acp.url,
+      tenant: acp.tenant,
+      server: 'openbanking_brasil',
+      credentialsSecret: { name: 'acp-admin' },
+      caSecret: { name: 'acp-ca' },
+    },
+  });
+  op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '1', TRUST_NAMESPACE: system } });
 });
 
 afterAll(async () => {
   await op?.kill('SIGTERM');
   await deleteBundle(name);
+  await kubectl(['delete', 'authorizationserver', server, '--ignore-not-found']);
   await acp?.stop();
   await cleanupTestNamespaces();
   ssl.cleanup();
@@ -209,4 +213,89 @@ test('wrong credentials: condition False with the reason and no secret, Secret t
     },
   });
   await acpHolds([ca2, ca3], 'CA2 + CA3 after the credentials are fixed');
+});
+
+const readServer = async (n: string): Promise<AuthorizationServer> =>
+  JSON.parse(await kubectl(['get', 'authorizationserver', n, '-o', 'json'])) as AuthorizationServer;
+
+test('the AuthorizationServer says which bundle publishes to it, and kubectl wait works on it', async () => {
+  await applyBundle(name, spec(ca1, ca2));
+  await acpHolds([ca1, ca2], 'CA1 + CA2');
+  await kubectl(['wait', '--for=condition=Ready', `authorizationserver/${server}`, '--timeout=30s']);
+  const as = await readServer(server);
+  expect(as.status).toMatchObject({ publishedBy: name });
+  expect(as.status?.conditions?.find((c) => c.type === 'Connected')?.status).toBe('True');
+  expect(await kubectl(['get', 'authz', server])).toMatch(
+    new RegExp(`${server}\\s+True\\s+Enforce\\s+openbanking_brasil\\s+${name}`),
+  );
+});
+
+test('a second bundle naming the same server is refused, and the first keeps publishing', async () => {
+  const second = `${name}-second`;
+  try {
+    await applyBundle(second, spec(ca3));
+    const tb = await waitForBundle(
+      second,
+      'refused',
+      (b) => condition(b, 'AuthorizationServersSynced')?.status === 'False',
+    );
+    expect(condition(tb, 'AuthorizationServersSynced')!.message).toMatch(
+      new RegExp(`published to by TrustBundle ${name}; two bundles cannot own one server`),
+    );
+    // No flapping: the server keeps the first bundle's CAs.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(fingerprints(acp.serverObject('openbanking_brasil').root_cas)).toEqual(fp(ca1, ca2));
+  } finally {
+    await deleteBundle(second);
+  }
+});
+
+test('DryRun reads root_cas, reports the exact difference, and writes nothing', async () => {
+  await applyBundle(name, spec(ca1, ca2));
+  await acpHolds([ca1, ca2], 'CA1 + CA2');
+  await declareAuthorizationServer(server, {
+    mode: 'DryRun',
+    cloudentity: {
+      url: acp.url,
+      tenant: acp.tenant,
+      server: 'openbanking_brasil',
+      credentialsSecret: { name: 'acp-admin' },
+      caSecret: { name: 'acp-ca' },
+    },
+  });
+  const puts = acp.requestsTo('put').length;
+  await applyBundle(name, spec(ca2, ca3));
+  const as = await waitFor(
+    'the dry run reported',
+    async () => {
+      const got = await readServer(server);
+      return (
+        got.status?.difference &&
+        got.status.bundleHash !== undefined &&
+        got.metadata.generation === got.status.observedGeneration &&
+        got
+      );
+    },
+    { timeoutMs: 30_000 },
+  );
+  const subject = (c: TestCert) => new X509Certificate(c.der).subject;
+  const difference = as.status!.difference!;
+  expect(difference.added).toEqual([expect.stringContaining(subject(ca3))]);
+  expect(difference.removed).toEqual([expect.stringContaining(subject(ca1))]);
+  expect(difference.added[0]).toContain(createHash('sha256').update(ca3.der).digest('hex'));
+  expect(acp.requestsTo('put').length).toBe(puts);
+  expect(fingerprints(acp.serverObject('openbanking_brasil').root_cas)).toEqual(fp(ca1, ca2));
+  expect((await bundleEvents(name)).map((e) => e.reason)).toContain('DryRun');
+  // Back to Enforce: the bundle is written.
+  await declareAuthorizationServer(server, {
+    mode: 'Enforce',
+    cloudentity: {
+      url: acp.url,
+      tenant: acp.tenant,
+      server: 'openbanking_brasil',
+      credentialsSecret: { name: 'acp-admin' },
+      caSecret: { name: 'acp-ca' },
+    },
+  });
+  await acpHolds([ca2, ca3], 'CA2 + CA3 once enforced');
 });

@@ -16,6 +16,7 @@ import {
   waitFor,
 } from './harness/kube.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
+import { declareAuthorizationServer } from './support/faults.ts';
 import { IngressSync, requestWithBoth } from './support/enforcement.ts';
 import { Nginx } from './support/nginx.ts';
 import { installCrds, OperatorProcess, readRepoFile } from './support/operator.ts';
@@ -63,20 +64,26 @@ beforeAll(async () => {
     caNamespace: cas!,
     target: { namespace: apim!, name: 'apitraffic-mtls-rootca' },
     ingress: { namespace: ingress!, name: 'ingress-nginx-controller' },
-    acp: {
+    acp: `acp-openbanking-${uniqueSuffix()}`,
+  };
+  await declareAuthorizationServer(names.acp!, {
+    cloudentity: {
       url: acp.url,
       tenant: acp.tenant,
       server: 'openbanking_brasil',
-      credentialsSecret: { namespace: system!, name: 'acp-admin' },
-      caSecret: { namespace: system!, name: 'acp-ca', key: 'ca.crt' },
+      credentialsSecret: { name: 'acp-admin' },
+      caSecret: { name: 'acp-ca', key: 'ca.crt' },
     },
-  };
+  });
   await applyObjects([
     ...caSecrets(names, pki),
     secret(system!, 'acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }),
     secret(system!, 'acp-ca', { 'ca.crt': acp.caPem! }),
   ]);
-  await applyWorkload('Deployment', ingress!, 'ingress-nginx-controller', { replicas: 1 });
+  await applyWorkload('Deployment', ingress!, 'ingress-nginx-controller', {
+    replicas: 1,
+    restartOn: names.bundle,
+  });
 
   nginx = await Nginx.create({ dir: join(work, 'nginx') });
   sync = await IngressSync.start({
@@ -85,7 +92,9 @@ beforeAll(async () => {
     secret: names.target,
     log: (line) => logs.push(line),
   });
-  op = await OperatorProcess.start({ env: { ROLLOUT_DEBOUNCE_SECONDS: '1', AUTHSERVER_CHECK_SECONDS: '5' } });
+  op = await OperatorProcess.start({
+    env: { ROLLOUT_DEBOUNCE_SECONDS: '1', AUTHSERVER_CHECK_SECONDS: '5', TRUST_NAMESPACE: system! },
+  });
   world = {
     names,
     pki,
@@ -216,12 +225,7 @@ test('the sample TrustBundle in docs/examples is the one the demo applies, and t
     caNamespace: 'tpp-cas',
     target: { namespace: 'open-banking-apim', name: 'apitraffic-mtls-rootca' },
     ingress: { namespace: 'ingress-nginx', name: 'ingress-nginx-controller' },
-    acp: {
-      url: 'https://acp.example.com',
-      tenant: 'default',
-      server: 'openbanking_brasil',
-      credentialsSecret: { namespace: 'trustbundle-system', name: 'acp-admin' },
-    },
+    acp: 'acp-openbanking',
   };
   expect(doc.metadata.name).toBe(names.bundle);
   expect(doc.spec).toEqual(runbookSpec(names, SCENARIOS[0]!.sources!(names, pki)));

@@ -29,6 +29,7 @@ import { AcpContractServer } from '../e2e/support/acp-contract-server.ts';
 import { tlsMaterialIn } from '../e2e/support/acp-tls.ts';
 import { IngressSync, type IngressState } from '../e2e/support/enforcement.ts';
 import { freePort, Nginx } from '../e2e/support/nginx.ts';
+import { declareAuthorizationServer } from '../e2e/support/faults.ts';
 import { installCrds } from '../e2e/support/operator.ts';
 import {
   SCENARIOS,
@@ -115,7 +116,11 @@ async function up(): Promise<number> {
     ...namespaces.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
     ...caSecrets(NAMES, pki),
   ]);
-  await applyWorkload('Deployment', NAMES.ingress.namespace, NAMES.ingress.name, { replicas: 2 });
+  // Its consent to restarts, as the ingress-nginx chart's controller.annotations would set it.
+  await applyWorkload('Deployment', NAMES.ingress.namespace, NAMES.ingress.name, {
+    replicas: 2,
+    restartOn: NAMES.bundle,
+  });
 
   log('starting the stand-in ACP, the operator and nginx in the background (logs in .demo/)');
   await startServe();
@@ -124,16 +129,19 @@ async function up(): Promise<number> {
     secret('acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }),
     secret('acp-ca', { 'ca.crt': readFileSync(acp.caFile, 'utf8') }),
   ]);
-  const names: RunbookNames = {
-    ...NAMES,
-    acp: {
+  const names: RunbookNames = { ...NAMES, acp: 'acp-openbanking' };
+  log(
+    `the administrator's AuthorizationServer ${names.acp} for the stand-in ACP (credentials in ${SYSTEM_NAMESPACE})`,
+  );
+  await declareAuthorizationServer(names.acp!, {
+    cloudentity: {
       url: acp.url,
       tenant: acp.tenant,
       server: acp.server,
-      credentialsSecret: { namespace: SYSTEM_NAMESPACE, name: 'acp-admin' },
-      caSecret: { namespace: SYSTEM_NAMESPACE, name: 'acp-ca', key: 'ca.crt' },
+      credentialsSecret: { name: 'acp-admin' },
+      caSecret: { name: 'acp-ca', key: 'ca.crt' },
     },
-  };
+  });
   writeFileSync(FILES.bundle, yaml.dump(trustBundle(names, SCENARIOS[0]!.sources!(names, pki))));
   log(`the first scenario applies the sample TrustBundle: .demo/tpp-roots.yaml`);
 
@@ -373,6 +381,10 @@ function startOperator(metricsPort: number): ChildProcess {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       ROLLOUT_DEBOUNCE_SECONDS: '1',
       AUTHSERVER_CHECK_SECONDS: '10',
+      // The trust boundary as the chart sets it: credentials in the system namespace, CAs in tpp-cas.
+      TRUST_NAMESPACE: SYSTEM_NAMESPACE,
+      SOURCE_NAMESPACES: NAMES.caNamespace,
+      TARGET_NAMESPACES: [NAMES.target.namespace, NAMES.ingress.namespace].join(','),
     },
   });
   closeSync(out);

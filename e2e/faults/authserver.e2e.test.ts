@@ -11,7 +11,7 @@ import { AcpContractServer, type Fault, type Route } from '../support/acp-contra
 import { generateTlsMaterial } from '../support/acp-tls.ts';
 import { installCrds, OperatorProcess } from '../support/operator.ts';
 import { condition, getBundle } from '../support/trustbundles.ts';
-import type { AuthorizationServerTarget, TrustBundleSpec } from '../../operator/src/api/v1alpha1.ts';
+import type { AuthorizationServerReference, TrustBundleSpec } from '../../operator/src/api/v1alpha1.ts';
 import {
   contractServerTarget,
   declareBundle,
@@ -34,7 +34,7 @@ let acp: AcpContractServer;
 let op: OperatorProcess | undefined;
 let system: string;
 let apim: string;
-let target: AuthorizationServerTarget;
+let target: AuthorizationServerReference;
 
 afterAll(async () => {
   await op?.kill('SIGKILL');
@@ -167,7 +167,7 @@ test(`each ACP fault (${scenarios.length} kinds × ${ROUNDS}) ends in sync, with
   apim = (await createTestNamespace('faults-acp-apim')).name;
   target = await contractServerTarget(acp, system);
   // The periodic read-back at its default (5 min): recovery must not wait for it.
-  op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '300' } });
+  op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '300', TRUST_NAMESPACE: system } });
 
   let version = 0;
   const lines: string[] = [];

@@ -188,7 +188,7 @@ test('every bad input through the real operator: a condition naming the problem,
     sources: [{ inline: good }],
     targets: { secrets: [{ namespace: ns, name: target(c) }] },
   });
-  op = await OperatorProcess.start({ env: { RESYNC_SECONDS: '2' } });
+  op = await OperatorProcess.start({ env: { RESYNC_SECONDS: '2', TRUST_NAMESPACE: ns } });
 
   // 1. Every bundle publishes the good CA.
   await pool(cases, 8, async (c) => {

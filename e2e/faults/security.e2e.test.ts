@@ -69,7 +69,13 @@ const keyLines = (pem: string) =>
 test('credential-holding source Secrets are refused; ACP TLS is verified; no secret reaches logs, Events or status', async () => {
   await installCrds();
   ns = (await createTestNamespace('faults-security')).name;
-  op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '300' } });
+  op = await OperatorProcess.start({
+    env: {
+      AUTHSERVER_CHECK_SECONDS: '300',
+      TRUST_NAMESPACE: ns,
+      ALLOW_INSECURE_AUTHORIZATION_SERVERS: 'true',
+    },
+  });
 
   // ---- 1. Secrets that say they hold keys or credentials ----
   const refusedSources: { what: string; secret: string; expect: RegExp }[] = [

@@ -12,10 +12,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import type { AuthorizationServerTarget, TrustBundleSpec } from '../../operator/src/api/v1alpha1.ts';
+import type { AuthorizationServerSpec } from '../../operator/src/api/authorization-server.ts';
+import {
+  API_VERSION,
+  type AuthorizationServerReference,
+  type TrustBundleSpec,
+} from '../../operator/src/api/v1alpha1.ts';
 import { buildBundle } from '../../operator/src/bundle/index.ts';
 import { readClusterEnv, STARTED_ENV } from '../harness/cluster.ts';
-import { clients, kubeConfig } from '../harness/kube.ts';
+import { clients, kubeConfig, kubectlApply } from '../harness/kube.ts';
 import { CLUSTER_SCRIPT, kubectlPath, REPO_ROOT } from '../harness/tools.ts';
 import type { AcpContractServer } from './acp-contract-server.ts';
 
@@ -88,33 +93,45 @@ export async function declareSecret(
 }
 
 /**
- * A Cloudentity target for a contract server, with the Secrets it names: `<prefix>-admin` (the
- * client credentials) and, unless `ca` is null, `<prefix>-ca` (the CA to verify ACP with).
+ * An AuthorizationServer for a contract server, as an administrator declares it, with the Secrets it
+ * names in the operator's trust namespace: `<prefix>-admin` (the client credentials) and, unless
+ * `ca` is null, `<prefix>-ca` (the CA to verify ACP with). Returns the bundle's reference to it.
  */
 export async function contractServerTarget(
   acp: AcpContractServer,
-  namespace: string,
+  trustNamespace: string,
   {
     prefix = 'acp',
     ca = acp.caPem,
     insecure = false,
-  }: { prefix?: string; ca?: string | null; insecure?: boolean } = {},
-): Promise<AuthorizationServerTarget> {
-  await declareSecret(namespace, `${prefix}-admin`, {
+    mode,
+  }: { prefix?: string; ca?: string | null; insecure?: boolean; mode?: 'Enforce' | 'DryRun' } = {},
+): Promise<AuthorizationServerReference> {
+  await declareSecret(trustNamespace, `${prefix}-admin`, {
     client_id: acp.clientId,
     client_secret: acp.clientSecret,
   });
-  if (ca) await declareSecret(namespace, `${prefix}-ca`, { 'ca.crt': ca });
-  return {
+  if (ca) await declareSecret(trustNamespace, `${prefix}-ca`, { 'ca.crt': ca });
+  const name = `${prefix}-${trustNamespace}`;
+  await declareAuthorizationServer(name, {
+    ...(mode ? { mode } : {}),
     cloudentity: {
       url: acp.url,
       tenant: acp.tenant,
       server: acp.servers[0]!,
-      credentialsSecret: { namespace, name: `${prefix}-admin` },
-      ...(ca ? { caSecret: { namespace, name: `${prefix}-ca` } } : {}),
+      credentialsSecret: { name: `${prefix}-admin` },
+      ...(ca ? { caSecret: { name: `${prefix}-ca` } } : {}),
       ...(insecure ? { insecureSkipTLSVerify: true } : {}),
     },
-  };
+  });
+  return { name };
+}
+
+/** Creates or replaces an AuthorizationServer (cluster-scoped), as an administrator would. */
+export async function declareAuthorizationServer(name: string, spec: AuthorizationServerSpec): Promise<void> {
+  await kubectlApply(
+    yaml.dump({ apiVersion: API_VERSION, kind: 'AuthorizationServer', metadata: { name }, spec }),
+  );
 }
 
 /** kubectl with both outputs and the exit code, for commands that partly fail (a batch of objects). */

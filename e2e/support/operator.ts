@@ -27,7 +27,15 @@ export class OperatorProcess {
   private async launch(options: OperatorOptions): Promise<void> {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'operator/src/main.ts')], {
       cwd: REPO_ROOT,
-      env: { ...process.env, METRICS_PORT: '0', LOG_LEVEL: 'debug', RESYNC_SECONDS: '600', ...options.env },
+      env: {
+        ...process.env,
+        METRICS_PORT: '0',
+        LOG_LEVEL: 'debug',
+        RESYNC_SECONDS: '600',
+        // Suites read sources from their own test namespaces; the trust-boundary suite sets its own lists.
+        SOURCE_NAMESPACES: '*',
+        ...options.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -104,6 +112,7 @@ export async function installCrds(): Promise<void> {
     '--for=condition=Established',
     '--timeout=60s',
     'crd/trustbundles.mtls.openbanking.dev',
+    'crd/authorizationservers.mtls.openbanking.dev',
   ]);
 }
 

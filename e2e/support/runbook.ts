@@ -176,8 +176,8 @@ export interface RunbookNames {
   target: ObjectRef;
   /** The ingress controller's Deployment (`ingress-nginx/ingress-nginx-controller`). */
   ingress: ObjectRef;
-  /** The authorization server that gets the same CAs (ACP's `root_cas`), if any. */
-  acp?: CloudentityTarget;
+  /** The AuthorizationServer that gets the same CAs (ACP's `root_cas`), if any. */
+  acp?: string;
 }
 
 export type CaName = 'CA1' | 'CA2';
@@ -201,7 +201,7 @@ export function runbookSpec(
     ...(policy ? { policy } : {}),
     targets: {
       secrets: [{ ...names.target, key: 'ca.crt' }],
-      ...(names.acp ? { authorizationServers: [{ cloudentity: names.acp }] } : {}),
+      ...(names.acp ? { authorizationServers: [{ name: names.acp }] } : {}),
       rollouts: [{ kind: 'Deployment', ...names.ingress }],
     },
   };

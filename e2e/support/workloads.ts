@@ -1,5 +1,6 @@
 // Workloads for rollout tests: Deployments, DaemonSets and StatefulSets whose Pods KWOK runs.
 import yaml from 'js-yaml';
+import { RESTART_ON_ANNOTATION } from '../../operator/src/controller/boundary.ts';
 import { clients, kubectlApply } from '../harness/kube.ts';
 
 export type Kind = 'Deployment' | 'DaemonSet' | 'StatefulSet';
@@ -11,6 +12,8 @@ export interface WorkloadOptions {
   /** Pods that can never be scheduled (no node matches), so the rollout never completes. */
   unschedulable?: boolean;
   labels?: Record<string, string>;
+  /** The bundles that may restart it (`*` by default); null: no consent at all. */
+  restartOn?: string | null;
 }
 
 export async function applyWorkload(
@@ -37,7 +40,13 @@ export async function applyWorkload(
     yaml.dump({
       apiVersion: 'apps/v1',
       kind,
-      metadata: { name, namespace, labels: { ...app, ...o.labels } },
+      metadata: {
+        name,
+        namespace,
+        labels: { ...app, ...o.labels },
+        // The workload's consent to restarts (mtls.openbanking.dev/restart-on), every bundle unless named.
+        ...(o.restartOn === null ? {} : { annotations: { [RESTART_ON_ANNOTATION]: o.restartOn ?? '*' } }),
+      },
       spec,
     }),
   );

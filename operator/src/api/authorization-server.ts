@@ -60,7 +60,9 @@ export interface AuthorizationServerStatus {
   bundleHash?: string;
   lastSyncTime?: string;
   lastError?: string;
-  conditions?: Condition[];
+  /** DryRun: the certificates (subject and SHA-256) the bundle would add and remove. */
+  difference?: { added: string[]; removed: string[] };
+  conditions?: (Omit<Condition, 'type'> & { type: (typeof AS_CONDITION_TYPES)[number] })[];
 }
 
 export interface AuthorizationServer {

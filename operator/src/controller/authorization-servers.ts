@@ -15,6 +15,7 @@ import {
   FIELD_MANAGER,
   type AuthorizationServerReference,
   type AuthorizationServerTargetStatus,
+  type Condition,
   type ConditionType,
   type TrustBundle,
 } from '../api/v1alpha1.ts';
@@ -270,9 +271,7 @@ export class AuthorizationServerTargets {
   /** The server's own status: written only when it changes. */
   private async writeStatus(
     as: AuthorizationServer,
-    fields: Omit<AuthorizationServerStatus, 'conditions' | 'observedGeneration'> & {
-      difference?: { added: string[]; removed: string[] };
-    },
+    fields: Omit<AuthorizationServerStatus, 'conditions' | 'observedGeneration'>,
     now: Date,
     conditions: [string, 'True' | 'False' | 'Unknown', string, string][],
   ): Promise<void> {
@@ -280,7 +279,7 @@ export class AuthorizationServerTargets {
       observedGeneration: as.metadata.generation,
       ...fields,
       conditions: mergeConditions(
-        as.status?.conditions,
+        as.status?.conditions as Condition[] | undefined,
         conditions.map(([type, s, reason, message]): ConditionInput => ({
           type: type as ConditionType,
           status: s,
