@@ -15,7 +15,6 @@ import yaml from 'js-yaml';
 import {
   API_VERSION,
   KIND,
-  type CloudentityTarget,
   type TrustBundle,
   type TrustBundlePolicy,
   type TrustBundleSource,
