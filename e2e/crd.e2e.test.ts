@@ -1,7 +1,8 @@
 // The generated CRD on the real kube-apiserver: defaults, validation messages, status subresource,
 // printer columns and `kubectl explain`.
 import yaml from 'js-yaml';
-import { CRD_PATH } from '../operator/src/api/generate-crds.ts';
+import { AS_CRD_NAME } from '../operator/src/api/authorization-server.ts';
+import { AS_CRD_PATH, CRD_PATH } from '../operator/src/api/generate-crds.ts';
 import { trustBundleSchema } from '../operator/src/api/schema.ts';
 import type { TrustBundle, TrustBundleSpec, TrustBundleStatus } from '../operator/src/api/v1alpha1.ts';
 import {
@@ -25,6 +26,7 @@ import {
 
 const suffix = uniqueSuffix();
 const created = new Set<string>();
+const createdServers: string[] = [];
 
 function manifest(name: string, spec: unknown): string {
   return yaml.dump({ apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec });
@@ -85,16 +87,33 @@ const acp = (url: string) => ({
     credentialsSecret: { namespace: 'trustbundle-system', name: 'acp-admin' },
   },
 });
+const createServer = (name: string, spec: object) =>
+  kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'AuthorizationServer',
+      metadata: { name },
+      spec,
+    }),
+  });
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
 beforeAll(async () => {
   // Installed as a user would: `kubectl apply -f crds/`.
-  await kubectl(['apply', '-f', CRD_PATH]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
+  await kubectl(['apply', '-f', CRD_PATH, '-f', AS_CRD_PATH]);
+  await kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    `crd/${CRD_NAME}`,
+    `crd/${AS_CRD_NAME}`,
+  ]);
 }, 90_000);
 
 afterAll(async () => {
+  for (const name of createdServers)
+    await kubectl(['delete', 'authorizationserver', name, '--ignore-not-found']);
   for (const name of created) {
     try {
       await clients().custom.deleteClusterCustomObject({
@@ -130,7 +149,7 @@ describe('the TrustBundle CRD on a real API server', () => {
       ],
       targets: {
         secrets: [{ namespace: 'open-banking-apim', name: 'apitraffic-mtls-rootca' }],
-        authorizationServers: [acp('https://acp.example.com')],
+        authorizationServers: [{ name: 'acp-openbanking' }],
         rollouts: [{ kind: 'Deployment', namespace: 'ingress-nginx', name: 'ingress-nginx-controller' }],
       },
     });
@@ -144,10 +163,39 @@ describe('the TrustBundle CRD on a real API server', () => {
     expect(spec.targets?.secrets).toEqual([
       { namespace: 'open-banking-apim', name: 'apitraffic-mtls-rootca', key: 'ca.crt' },
     ]);
-    expect(spec.targets?.authorizationServers?.[0]?.cloudentity).toMatchObject({
-      insecureSkipTLSVerify: false,
-      credentialsSecret: { clientIDKey: 'client_id', clientSecretKey: 'client_secret' },
+    expect(spec.targets?.authorizationServers).toEqual([{ name: 'acp-openbanking' }]);
+  });
+
+  it('fills in the defaults of an AuthorizationServer, and shows them in its printer columns', async () => {
+    const name = `acp-defaults-${suffix}`;
+    createdServers.push(name);
+    await createServer(name, {
+      cloudentity: {
+        url: 'https://acp.example.com',
+        tenant: 'default',
+        server: 'ob',
+        credentialsSecret: { name: 'acp-admin' },
+      },
     });
+    const as = JSON.parse(await kubectl(['get', 'authorizationserver', name, '-o', 'json'])) as {
+      spec: { mode: string; cloudentity: Record<string, unknown> };
+    };
+    expect(as.spec.mode).toBe('Enforce');
+    expect(as.spec.cloudentity).toMatchObject({
+      insecureSkipTLSVerify: false,
+      credentialsSecret: { name: 'acp-admin', clientIDKey: 'client_id', clientSecretKey: 'client_secret' },
+    });
+    expect(await kubectl(['get', 'authz', name])).toMatch(/NAME\s+READY\s+MODE\s+SERVER\s+BUNDLE\s+AGE/);
+  });
+
+  it('refuses the removed inline authorization server, saying what to do instead', async () => {
+    const message = await refusal(`inline-acp-${suffix}`, {
+      sources: [{ inline: PEM }],
+      targets: { authorizationServers: [acp('https://acp.example.com')] },
+    });
+    expect(message).toMatch(
+      /inline cloudentity targets were removed: an administrator creates an AuthorizationServer/,
+    );
   });
 
   it('keeps a policy field that is set and defaults the others', async () => {
@@ -224,11 +272,18 @@ describe('the TrustBundle CRD on a real API server', () => {
   });
 
   it('refuses a plain-http authorization server URL', async () => {
-    const message = await refusal(`http-acp-${suffix}`, {
-      sources: [{ inline: PEM }],
-      targets: { authorizationServers: [acp('http://acp.example.com')] },
-    });
-    expect(message).toMatch(
+    const err = await createServer(`http-acp-${suffix}`, {
+      cloudentity: {
+        url: 'http://acp.example.com',
+        tenant: 't',
+        server: 's',
+        credentialsSecret: { name: 'a' },
+      },
+    }).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(err).toMatch(
       /cloudentity\.url: Invalid value: "http:\/\/acp\.example\.com": must be an https:\/\/ URL/,
     );
   });

@@ -12,12 +12,15 @@ import {
   OurOperator,
   TRUST_MANAGER_CRDS,
   TrustManager,
+  BENCH_TRUST_NAMESPACE,
 } from './peers.ts';
 import { BenchPlane } from './plane.ts';
 import { Findings, MB, percentile, quick } from './results.ts';
 import { EventStream, type Meta } from './stream.ts';
 import { AcpContractServer } from '../support/acp-contract-server.ts';
-import { BUNDLE_HASH_ANNOTATION } from '../../operator/src/api/v1alpha1.ts';
+import { AS_PATH } from '../../operator/src/api/authorization-server.ts';
+import { API_VERSION, BUNDLE_HASH_ANNOTATION } from '../../operator/src/api/v1alpha1.ts';
+import { RESTART_ON_ANNOTATION } from '../../operator/src/controller/boundary.ts';
 import {
   applyBundle,
   changeSources,
@@ -174,7 +177,7 @@ const ACP_SERVER = 'openbanking_brasil';
 
 /** Change → the operator's PUT of the authorization server arrives at the ACP contract server. */
 async function acpLane(plane: BenchPlane, acp: AcpContractServer, run: LatencyRun): Promise<LaneOptions> {
-  const namespace = 'bench-latency-acp';
+  const namespace = BENCH_TRUST_NAMESPACE;
   await plane.ensureNamespace(namespace);
   const secret = (name: string, data: Record<string, string>) =>
     plane.client.apply(
@@ -184,6 +187,24 @@ async function acpLane(plane: BenchPlane, acp: AcpContractServer, run: LatencyRu
     );
   await secret('acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret });
   await secret('acp-ca', { 'ca.crt': acp.caPem! });
+  await plane.client.apply(
+    `${AS_PATH}/bench-acp`,
+    {
+      apiVersion: API_VERSION,
+      kind: 'AuthorizationServer',
+      metadata: { name: 'bench-acp' },
+      spec: {
+        cloudentity: {
+          url: acp.url,
+          tenant: acp.tenant,
+          server: ACP_SERVER,
+          credentialsSecret: { name: 'acp-admin' },
+          caSecret: { name: 'acp-ca' },
+        },
+      },
+    },
+    FIELD_MANAGER,
+  );
   const consequence: Consequence = {
     samples: [],
     arm: (i) =>
@@ -200,17 +221,7 @@ async function acpLane(plane: BenchPlane, acp: AcpContractServer, run: LatencyRu
       }),
   };
   return laneWith('bench-latency-acp', namespace, consequence, {
-    authorizationServers: [
-      {
-        cloudentity: {
-          url: acp.url,
-          tenant: acp.tenant,
-          server: ACP_SERVER,
-          credentialsSecret: { namespace, name: 'acp-admin' },
-          caSecret: { namespace, name: 'acp-ca' },
-        },
-      },
-    ],
+    authorizationServers: [{ name: 'bench-acp' }],
   });
 }
 
@@ -224,7 +235,7 @@ async function rolloutLane(plane: BenchPlane): Promise<LaneOptions> {
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: 'ingress', namespace, labels: app },
+      metadata: { name: 'ingress', namespace, labels: app, annotations: { [RESTART_ON_ANNOTATION]: '*' } },
       spec: {
         replicas: 1,
         selector: { matchLabels: app },

@@ -204,6 +204,9 @@ export function operatorNodeOptions(): string {
   );
 }
 
+/** Where the benchmarks put the authorization server's credentials. */
+export const BENCH_TRUST_NAMESPACE = 'bench-trust';
+
 export class OurOperator extends Controller {
   static async start(options: OurOperatorOptions): Promise<OurOperator> {
     const port = await freePort();
@@ -213,6 +216,9 @@ export class OurOperator extends Controller {
       LOG_LEVEL: 'info',
       RESYNC_SECONDS: String(options.resyncSeconds ?? 600),
       LEADER_ELECT: 'false',
+      // The benchmarks' sources live in their own namespaces; ACP credentials in the trust namespace.
+      SOURCE_NAMESPACES: '*',
+      TRUST_NAMESPACE: BENCH_TRUST_NAMESPACE,
     };
     const nodeOptions = operatorNodeOptions();
     if (nodeOptions) env.NODE_OPTIONS = nodeOptions;

@@ -23,14 +23,6 @@ const subdomain = fc
   .map((parts) => parts.join('.'))
   .filter((s) => s.length <= 253);
 const dataKey = fc.stringMatching(/^[-._a-zA-Z0-9]{1,24}$/);
-const acpId = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,20}$/);
-const httpsURL = fc
-  .tuple(
-    label,
-    fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
-    fc.constantFrom('', '/', '/acp'),
-  )
-  .map(([host, port, path]) => `https://${host}.example.com${port ? `:${port}` : ''}${path}`);
 const ref = fc.record(
   { namespace: label, name: subdomain, key: dataKey, optional: fc.boolean() },
   { requiredKeys: ['namespace', 'name'] },
@@ -59,18 +51,6 @@ const secretTargets = fc.uniqueArray(fc.record({ namespace: label, name: subdoma
   maxLength: 3,
   selector: (t) => `${t.namespace}/${t.name}/${t.key}`,
 });
-const cloudentity = fc.record(
-  {
-    url: httpsURL,
-    tenant: acpId,
-    server: acpId,
-    tokenURL: httpsURL,
-    credentialsSecret: fc.record({ namespace: label, name: subdomain }),
-    caSecret: fc.record({ namespace: label, name: subdomain }),
-    insecureSkipTLSVerify: fc.boolean(),
-  },
-  { requiredKeys: ['url', 'tenant', 'server', 'credentialsSecret'] },
-);
 const rollout = fc.oneof(
   fc.record({
     kind: fc.constantFrom('Deployment', 'DaemonSet', 'StatefulSet'),
@@ -95,7 +75,10 @@ const validSpec: fc.Arbitrary<Spec> = fc.record(
     targets: fc.record(
       {
         secrets: secretTargets,
-        authorizationServers: fc.array(fc.record({ cloudentity }), { maxLength: 2 }),
+        authorizationServers: fc.uniqueArray(fc.record({ name: subdomain }), {
+          maxLength: 2,
+          selector: (r) => r.name,
+        }),
         rollouts: fc.array(rollout, { maxLength: 3 }),
       },
       { requiredKeys: [] },
@@ -114,15 +97,6 @@ interface Breakage {
 const withTargets = (spec: Spec, targets: Record<string, unknown>): Spec => ({
   ...spec,
   targets: { ...(spec.targets as object), ...targets },
-});
-const acpTarget = (c: Record<string, unknown>) => ({
-  cloudentity: {
-    url: 'https://acp.example.com',
-    tenant: 'default',
-    server: 'openbanking_brasil',
-    credentialsSecret: { namespace: 'tb', name: 'acp' },
-    ...c,
-  },
 });
 const breakages: Breakage[] = [
   { what: 'no sources', expect: /spec\.sources/, apply: (s) => ({ ...s, sources: [] }) },
@@ -188,27 +162,26 @@ const breakages: Breakage[] = [
     apply: (s) => ({ ...s, policy: { ...(s.policy as object), requireCA: 'yes' } }),
   },
   {
-    what: 'an http:// ACP URL',
-    expect: /spec\.targets\.authorizationServers\[0\]\.cloudentity\.url.*https/,
-    apply: (s) => withTargets(s, { authorizationServers: [acpTarget({ url: 'http://acp.example.com' })] }),
-  },
-  {
-    what: 'an ACP URL that is no URL',
-    expect: /spec\.targets\.authorizationServers\[0\]\.cloudentity\.url/,
-    apply: (s) => withTargets(s, { authorizationServers: [acpTarget({ url: 'acp example com' })] }),
-  },
-  {
-    what: 'a tenant with a space',
-    expect: /spec\.targets\.authorizationServers\[0\]\.cloudentity\.tenant/,
-    apply: (s) => withTargets(s, { authorizationServers: [acpTarget({ tenant: 'my tenant' })] }),
-  },
-  {
-    what: 'ACP without credentials',
-    expect: /credentialsSecret: Required/,
+    what: 'an inline ACP target (the removed shape)',
+    expect: /inline cloudentity targets were removed/,
     apply: (s) =>
       withTargets(s, {
-        authorizationServers: [{ cloudentity: { url: 'https://a.example.com', tenant: 't', server: 's' } }],
+        authorizationServers: [
+          {
+            cloudentity: {
+              url: 'https://acp.example.com',
+              tenant: 'default',
+              server: 'openbanking_brasil',
+              credentialsSecret: { namespace: 'tb', name: 'acp' },
+            },
+          },
+        ],
       }),
+  },
+  {
+    what: 'an authorization server without a name',
+    expect: /spec\.targets\.authorizationServers\[0\]/,
+    apply: (s) => withTargets(s, { authorizationServers: [{}] }),
   },
   {
     what: 'a rollout with name and selector',
