@@ -434,8 +434,11 @@ export class RecordingProxy {
     this.kubeconfigPath = kubeconfigPath;
   }
 
-  /** `log` is shared by every proxy of a test, so the records of all replicas interleave in it. */
-  static async start(identity: string, log: ProxyRecord[]): Promise<RecordingProxy> {
+  /**
+   * `log` is shared by every proxy of a test, so the records of all replicas interleave in it.
+   * Watches are recorded only with `watches` (a test of what is read at all).
+   */
+  static async start(identity: string, log: ProxyRecord[], watches = false): Promise<RecordingProxy> {
     const kc = kubeConfig();
     const cluster = kc.getCurrentCluster()!;
     const token = kc.getCurrentUser()?.token;
@@ -456,7 +459,7 @@ export class RecordingProxy {
         start: Date.now(),
         end: 0,
       };
-      if (!isWatch(record.path)) log.push(record);
+      if (watches || !isWatch(record.path)) log.push(record);
       const out = https.request(
         new URL(req.url ?? '/', upstream),
         { method: req.method, headers: { ...req.headers, host: upstream.host }, agent },
