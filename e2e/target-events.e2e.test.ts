@@ -74,10 +74,14 @@ async function read(k: Kind): Promise<string | undefined> {
 /** Waits for the target to hold `pem` again; returns how long it took. */
 async function repaired(k: Kind, pem: string, what: string): Promise<number> {
   const t0 = Date.now();
-  await waitFor(`${k.kind} ${what} to be repaired`, async () => (await read(k)) === pem, {
-    timeoutMs: REPAIR_BOUND_MS,
-    intervalMs: 25,
-  });
+  try {
+    await waitFor(`${k.kind} ${what} to be repaired`, async () => (await read(k)) === pem, {
+      timeoutMs: REPAIR_BOUND_MS,
+      intervalMs: 25,
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\noperator log:\n${op.lines.slice(-40).join('\n')}`);
+  }
   return Date.now() - t0;
 }
 
@@ -85,7 +89,7 @@ beforeAll(async () => {
   await installCrds();
   ns = (await createTestNamespace('echo')).name;
   proxy = await new EchoFirstProxy(process.env.KUBECONFIG!, (_method, path) =>
-    /\/(secrets|configmaps|clustertrustbundles)\//.test(path),
+    /\/(secrets|configmaps|clustertrustbundles)(\/|$)/.test(path),
   ).start();
   const kubeconfig = proxy.writeKubeconfig(join(tmp, 'kubeconfig'));
   // The resync is off (an hour): only watch events can bring a target back.
@@ -117,7 +121,10 @@ test.each(kinds)(
     const pem = await read(k);
     expect(pem).toContain('BEGIN CERTIFICATE');
     const heldBefore = proxy.held;
-    const corrected = (await bundleEvents(name)).filter((e) => e.reason === 'DriftCorrected').length;
+    const id = k.kind === 'ClusterTrustBundle' ? `ClusterTrustBundle ${ctb}` : `${k.kind} ${ns}/`;
+  const repairs = async () =>
+    (await bundleEvents(name)).filter((e) => e.reason === 'DriftCorrected' && e.message.startsWith(id)).length;
+  const corrected = await repairs();
     const times: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await kubectl(['patch', ...k.ref(), '--type', 'merge', '-p', JSON.stringify(k.edit())]);

@@ -130,7 +130,8 @@ export class EchoFirstProxy {
       if (!res.headersSent) res.writeHead(502);
       res.end(String(err));
     });
-    req.on('close', () => {
+    // The client going away ends the exchange (a request's own 'close' only means its body was read).
+    res.on('close', () => {
       if (watching) up.destroy();
     });
     req.pipe(up);

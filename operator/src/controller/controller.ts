@@ -712,13 +712,17 @@ export class TrustBundleController {
       }
       if (result.wrote) {
         this.o.metrics?.targetWritten(kind);
-        const drift = prev?.state === 'Synced' && prev.bundleHash === bundle.hash;
+        // Pending: it was Synced, then seen changed (confirmPublished) before this repair.
+        const drift = (prev?.state === 'Synced' || prev?.state === 'Pending') && prev.bundleHash === bundle.hash;
+        // Each repair is its own Event (the recorder folds identical ones): the version it wrote.
+        const version = result.written?.at(-1)?.metadata?.resourceVersion;
         this.o.events.record(
           ref,
           drift ? 'Warning' : 'Normal',
           drift ? 'DriftCorrected' : 'Published',
           drift
-            ? `${target.id} had been changed or deleted outside the operator; bundle ${bundle.hash} restored`
+            ? `${target.id} had been changed or deleted outside the operator; bundle ${bundle.hash} restored` +
+                (version ? ` (resourceVersion ${version})` : '')
             : `${target.id} now holds bundle ${bundle.hash} (${bundle.certificates.length} certificates)`,
         );
       }
