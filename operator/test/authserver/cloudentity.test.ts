@@ -10,6 +10,7 @@ import {
   type CloudentityOptions,
 } from '../../src/authserver/index.ts';
 import { AcpContractServer } from '../../../e2e/support/acp-contract-server.ts';
+import { wireViolations } from '../../../e2e/support/acp-server-schema.ts';
 import { generateTlsMaterial } from '../../../e2e/support/acp-tls.ts';
 import { OpenSSL } from '../support/openssl.ts';
 
@@ -33,10 +34,14 @@ interface Harness {
 
 const running: Harness[] = [];
 afterEach(async () => {
+  const violations: string[] = [];
   for (const h of running.splice(0)) {
     h.adapter.close();
     await h.acp.stop();
+    violations.push(...wireViolations(h.acp.requests));
   }
+  // Every body the adapter sent, and every object the contract server answered, follows the spec.
+  expect(violations).toEqual([]);
 });
 
 async function harness(
