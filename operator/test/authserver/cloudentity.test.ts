@@ -5,6 +5,7 @@ import type { CloudentityTarget } from '../../src/api/v1alpha1.ts';
 import {
   AuthorizationServerError,
   CloudentityAuthorizationServer,
+  RedactedFieldsError,
   READ_ONLY_SERVER_FIELDS,
   syncTrust,
   type CloudentityOptions,
@@ -304,6 +305,40 @@ describe('Cloudentity adapter: concurrent writers', () => {
     await adapter.writeTrust(bundle);
 
     expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'put 412', 'get 200']);
+  });
+});
+
+describe('Cloudentity adapter: redaction guard', () => {
+  it.each(['mask', 'empty', 'omit'] as const)(
+    'refuses to write back a server read with its secrets %s, names the fields, never the values',
+    async (how) => {
+      const { acp, adapter } = await harness({ acp: { redactSecrets: how } });
+      const stored = acp.serverObject();
+
+      const err = await failure(syncTrust(adapter, bundle));
+
+      expect(err).toBeInstanceOf(RedactedFieldsError);
+      expect(err).toMatchObject({ kind: 'redacted', retriable: false });
+      expect(err.message).toContain(
+        'the admin API returned redacted fields; writing the server back would reset them',
+      );
+      const fields = (err as RedactedFieldsError).fields;
+      expect(fields.some((f) => f.startsWith('secret: '))).toBe(true);
+      expect(fields.some((f) => f.startsWith('subject_identifier_algorithm_salt: '))).toBe(true);
+      expect(fields.filter((f) => f.startsWith('jwks.keys['))).toHaveLength(2);
+      expect(acp.requestsTo('put')).toHaveLength(0);
+      expect(acp.serverObject()).toEqual(stored);
+      for (const value of [stored.secret, stored.subject_identifier_algorithm_salt, acp.clientSecret]) {
+        expect(err.message).not.toContain(String(value));
+      }
+    },
+  );
+
+  it('lets a complete read through', async () => {
+    const { acp, adapter } = await harness();
+    expect((await adapter.readServer()).redacted).toEqual([]);
+    await syncTrust(adapter, bundle);
+    expect(acp.serverObject().root_cas).toBe(bundle);
   });
 });
 
