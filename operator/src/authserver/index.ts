@@ -12,6 +12,6 @@ export {
   type Exchange,
 } from './cloudentity.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
-export { syncTrust } from './sync.ts';
+export { diffTrust, syncTrust } from './sync.ts';
 export { redactedFields } from './redaction.ts';
 export { AuthorizationServerPool, targetKey } from './pool.ts';

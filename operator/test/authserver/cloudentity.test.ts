@@ -5,6 +5,7 @@ import type { CloudentityTarget } from '../../src/api/v1alpha1.ts';
 import {
   AuthorizationServerError,
   CloudentityAuthorizationServer,
+  diffTrust,
   RedactedFieldsError,
   READ_ONLY_SERVER_FIELDS,
   syncTrust,
@@ -333,6 +334,19 @@ describe('Cloudentity adapter: redaction guard', () => {
       }
     },
   );
+
+  it('a dry run of the same read reports the difference and the refusal, and writes nothing', async () => {
+    const { acp, adapter } = await harness({ acp: { redactSecrets: 'mask' } });
+    acp.edit((o) => (o.root_cas = pem[0]! + pem[2]!));
+
+    const diff = await diffTrust(adapter, bundle);
+
+    expect(diff.inSync).toBe(false);
+    expect(diff.added.map((c) => c.subject)).toEqual(['CN=TPP Root 2, O=Directory, C=BR']);
+    expect(diff.removed.map((c) => c.subject)).toEqual(['CN=TPP Root 3, O=Directory, C=BR']);
+    expect(diff.redacted).toEqual(expect.arrayContaining([expect.stringMatching(/^secret: masked/)]));
+    expect(acp.requestsTo('put')).toHaveLength(0);
+  });
 
   it('lets a complete read through', async () => {
     const { acp, adapter } = await harness();
