@@ -95,6 +95,8 @@ export interface RecordedRequest {
   status: number;
   /** `Date.now()` at arrival. */
   at: number;
+  /** `performance.now()` at arrival, for sub-millisecond intervals. */
+  hrAt: number;
   fault?: string;
   /** The server object answered to a GET or PUT (JSON text). */
   response?: string;
@@ -422,6 +424,7 @@ export class AcpContractServer {
       body: route === 'token' ? body.replace(/(client_secret=)[^&]*/, '$1[redacted]') : body,
       status: 0,
       at: Date.now(),
+      hrAt: performance.now(),
     };
     this.requests.push(record);
     res.on('finish', () => (record.status = res.statusCode));

@@ -7,6 +7,9 @@
 // fields only the server computes left out. The object also carries the workspace's `secret` and
 // private signing keys (`jwks`): it is passed through untouched and never logged, and a write is
 // refused when the read looks like it withheld them (./redaction.ts).
+// Whether ACP enforces `if-match` on this PUT is not in its spec; so a write re-reads the object
+// right before it, and builds the body from that read: a concurrent edit is lost only if it lands
+// in the few milliseconds between that GET and the PUT (docs/consumers.md gives the figure).
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { cloudentityEndpoints, keyOf, type CloudentityTarget } from '../api/v1alpha1.ts';
@@ -64,7 +67,6 @@ type ServerObject = Record<string, unknown>;
 interface ServerRead {
   object: ServerObject;
   etag: string | undefined;
-  at: number;
 }
 
 type AuthStyle = 'client_secret_basic' | 'client_secret_post';
@@ -74,8 +76,6 @@ interface Token {
   refreshAt: number;
 }
 
-/** A read is reused by the write that follows it only this long, and only with an etag. */
-const READ_REUSE_MS = 5_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_CONFLICT_RETRIES = 5;
 /** When `expires_in` is missing. */
@@ -105,6 +105,11 @@ function parseEndpoint(name: string, value: string): URL {
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+function sameRead(a: ServerRead, b: ServerRead): boolean {
+  if (a.etag !== undefined && b.etag !== undefined) return a.etag === b.etag;
+  return JSON.stringify(a.object) === JSON.stringify(b.object);
 }
 
 function header(res: HttpResponse, name: string): string | undefined {
@@ -176,14 +181,19 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
   }
 
   /**
-   * Replaces `root_cas`, refusing (`RedactedFieldsError`) when the object read looks like it
-   * withheld secrets or private keys.
+   * Replaces `root_cas`. Reads the object again first and writes on top of that read, refusing
+   * (`RedactedFieldsError`) when the read looks like it withheld secrets or private keys.
    */
   async writeTrust(pem: string, signal?: AbortSignal): Promise<void> {
-    const reusable =
-      this.lastRead && this.lastRead.etag !== undefined && Date.now() - this.lastRead.at < READ_REUSE_MS;
-    let current = reusable ? this.lastRead! : await this.getServer(signal);
+    const earlier = this.lastRead;
     this.lastRead = undefined;
+    let current = await this.getServer(signal);
+    if (earlier && !sameRead(earlier, current)) {
+      this.logger?.warn(
+        { authorizationServer: this.description },
+        'the server object changed since it was checked; writing root_cas on top of the newer version',
+      );
+    }
     for (let conflicts = 0; ; conflicts++) {
       // Also ends a retry whose earlier PUT did go through before its answer was lost.
       if (current.object.root_cas === pem) return;
@@ -230,7 +240,7 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
     if (object === null || typeof object !== 'object' || Array.isArray(object)) {
       throw this.error('protocol', `GET ${this.serverURL.pathname} answered 200 without a server object`);
     }
-    return { object: object as ServerObject, etag: header(res, 'etag'), at: Date.now() };
+    return { object: object as ServerObject, etag: header(res, 'etag') };
   }
 
   /**

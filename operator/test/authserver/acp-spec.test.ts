@@ -232,7 +232,12 @@ describe('a server object with every field the spec defines', () => {
     for (const f of READ_ONLY_FIELDS) delete after[f];
     expect(after).toEqual({ ...server, root_cas: ca1 + ca2 });
     const traffic = acp.requests.slice(from);
-    expect(traffic.map((r) => `${r.route} ${r.status}`)).toEqual(['token 200', 'get 200', 'put 200']);
+    expect(traffic.map((r) => `${r.route} ${r.status}`)).toEqual([
+      'token 200',
+      'get 200',
+      'get 200',
+      'put 200',
+    ]);
     expect(wireViolations(traffic)).toEqual([]);
   });
 });

@@ -110,7 +110,7 @@ function parsedBody(body: string): Record<string, unknown> {
 }
 
 describe('Cloudentity adapter: converging', () => {
-  it('pushes the bundle with one token, one GET and one PUT carrying the etag it read', async () => {
+  it('pushes the bundle with one token, a GET to compare, a GET right before the PUT, and the PUT carrying its etag', async () => {
     const { acp, adapter } = await harness();
     const before = acp.serverObject();
     const etag = acp.etag();
@@ -120,8 +120,8 @@ describe('Cloudentity adapter: converging', () => {
     expect(result.changed).toBe(true);
     expect(result.added).toHaveLength(2);
     expect(acp.serverObject().root_cas).toBe(bundle);
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'put 200']);
-    const [token, , put] = acp.requests;
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 200']);
+    const [token, , , put] = acp.requests;
     expect(token!.clientAuth).toBe('client_secret_basic');
     expect(put!.headers['if-match']).toBe(etag);
     expect(put!.headers['content-type']).toBe('application/json');
@@ -198,7 +198,15 @@ describe('Cloudentity adapter: tokens', () => {
     await syncTrust(adapter, bundle);
 
     expect(acp.tokensIssued).toBe(2);
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 401', 'token 200', 'get 200', 'put 200']);
+    expect(exchanges(acp)).toEqual([
+      'token 200',
+      'get 200',
+      'get 401',
+      'token 200',
+      'get 200',
+      'get 200',
+      'put 200',
+    ]);
     expect(acp.serverObject().root_cas).toBe(bundle);
   });
 
@@ -277,8 +285,8 @@ describe('Cloudentity adapter: concurrent writers', () => {
 
     await syncTrust(adapter, bundle);
 
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'put 412', 'get 200', 'put 200']);
-    const [, , stale, fresh, retried] = acp.requests;
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 412', 'get 200', 'put 200']);
+    const [, , , stale, fresh, retried] = acp.requests;
     expect(retried!.headers['if-match']).not.toBe(stale!.headers['if-match']);
     expect(parsedBody(retried!.body).description).toBe('changed in the console');
     expect(fresh!.status).toBe(200);
@@ -305,7 +313,58 @@ describe('Cloudentity adapter: concurrent writers', () => {
 
     await adapter.writeTrust(bundle);
 
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'put 412', 'get 200']);
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 412', 'get 200']);
+  });
+});
+
+describe('Cloudentity adapter: an ACP that ignores if-match', () => {
+  it('keeps a console edit made between the check and the write (re-reads right before the PUT)', async () => {
+    const { acp, adapter, warnings } = await harness({ acp: { ignoreIfMatch: true } });
+    acp.inject('get', { after: () => acp.edit((o) => (o.description = 'edited in the console')) });
+
+    expect((await syncTrust(adapter, bundle)).changed).toBe(true);
+
+    expect(acp.serverObject()).toMatchObject({ description: 'edited in the console', root_cas: bundle });
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 200']);
+    expect(warnings.map((w) => w.msg)).toContain(
+      'the server object changed since it was checked; writing root_cas on top of the newer version',
+    );
+  });
+
+  it('then puts back root_cas a console edit changed, keeping the other field edited with them', async () => {
+    const { acp, adapter } = await harness({ acp: { ignoreIfMatch: true } });
+    await syncTrust(adapter, bundle);
+    acp.edit((o) => {
+      o.root_cas = pem[2]!;
+      o.name = 'renamed in the console';
+    });
+
+    const result = await syncTrust(adapter, bundle);
+
+    expect(result).toMatchObject({ changed: true });
+    expect(result.removed).toHaveLength(1);
+    expect(acp.serverObject()).toMatchObject({ name: 'renamed in the console', root_cas: bundle });
+  });
+
+  it('leaves a window of one GET-to-PUT turn-around, measured here', async () => {
+    const { acp, adapter } = await harness({ acp: { ignoreIfMatch: true } });
+    const windows: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const from = acp.requests.length;
+      await syncTrust(adapter, i % 2 === 0 ? bundle : pem[0]! + pem[2]!);
+      const traffic = acp.requests.slice(from).filter((r) => r.route !== 'token');
+      expect(traffic.map((r) => r.route)).toEqual(['get', 'get', 'put']);
+      windows.push(traffic[2]!.hrAt - traffic[1]!.hrAt);
+    }
+    windows.sort((a, b) => a - b);
+    const at = (q: number): number => windows[Math.min(windows.length - 1, Math.floor(q * windows.length))]!;
+    if (process.env.ACP_WINDOW_REPORT) {
+      process.stderr.write(
+        `GET→PUT window over ${windows.length} writes (ms): median ${at(0.5).toFixed(2)}, p95 ${at(0.95).toFixed(2)}, max ${windows.at(-1)!.toFixed(2)}\n`,
+      );
+    }
+    // Loopback: the turn-around is the adapter's own work (parse, guard, serialize), not the network.
+    expect(at(0.95)).toBeLessThan(100);
   });
 });
 
@@ -400,7 +459,15 @@ describe('Cloudentity adapter: throttling, failures, timeouts', () => {
 
     await syncTrust(adapter, bundle);
 
-    expect(exchanges(acp)).toEqual(['token 200', 'get 503', 'get 200', 'put 500', 'put 500', 'put 200']);
+    expect(exchanges(acp)).toEqual([
+      'token 200',
+      'get 503',
+      'get 200',
+      'get 200',
+      'put 500',
+      'put 500',
+      'put 200',
+    ]);
     expect(acp.serverObject().root_cas).toBe(bundle);
   });
 
