@@ -29,8 +29,31 @@
 //   The answer is `{access_token, expires_in, token_type, scope}`.
 // - Vanity domains drop the `/{tid}` prefix (acp-client-go `apiPathPrefix`): base and token URLs
 //   are configuration.
-// Deliberately stricter than ACP: unknown or read-only fields in a PUT are 400 (ACP's Go decoder
-// may ignore them); `root_cas` must be PEM certificates and nothing else (422).
+// - Shapes: every accepted body and every returned object follows the spec's schemas
+//   (./acp-admin-spec.json, extracted from `spec/admin.yaml` by ./acp-spec-extract.ts; the checks
+//   are in ./acp-server-schema.ts): types, enums, `duration`/`date-time`/`int64` formats, `required`.
+//   `response_types` is an array of strings (`ResponseTypes`).
+//
+// What the spec leaves open, what this server does, and why:
+// | Behaviour                       | Spec                                   | Here (option)                         |
+// |---------------------------------|----------------------------------------|---------------------------------------|
+// | 412 on a stale `if-match` (PUT) | `preconditionFailedHTTPError` defined, | enforced by default; `ignoreIfMatch`  |
+// |                                 | listed on no operation                 | turns it off, as a real ACP might     |
+// | `secret`, salt, private JWKs    | returned by GET? not said; "if not     | returned by default; `redactSecrets`: |
+// | on GET                          | provided, it is generated" (secret,    | 'mask' (`********`), 'empty' ('') or  |
+// |                                 | salt)                                  | 'omit' (fields left out)              |
+// | fields the spec does not define | allowed (no additionalProperties)      | 400 by default, to catch a client     |
+// | (or read-only ones) in a PUT    |                                        | that invents fields; `unknownFields:  |
+// |                                 |                                        | 'drop'` ignores them like Go's decoder|
+// | `null` for a field              | `x-nullable: false` everywhere         | accepted where ACP's Go client sends  |
+// |                                 |                                        | it (`goNullable`: no omitempty), 422  |
+// |                                 |                                        | elsewhere                             |
+// | formats `serverID`, `tenantID`, | named, not defined                     | any string                            |
+// | `label`, `jwkSource` …          |                                        |                                       |
+// | `root_cas` content              | "PEM"                                  | PEM certificates and nothing else     |
+// |                                 |                                        | (422), as the admin console requires  |
+// | absent fields in a PUT          | a PUT takes the whole object           | the object becomes the body: absent   |
+// |                                 |                                        | fields are gone                       |
 //
 // Run it alone: `node e2e/support/acp-contract-server.ts --port 8443 [--tls-dir DIR]` prints one
 // JSON line with the URLs and the test client's credentials.
@@ -39,7 +62,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { checkServerBody } from './acp-server-schema.ts';
+import { checkServerBody, type UnknownFields } from './acp-server-schema.ts';
 import { generateTlsMaterial, tlsMaterialIn, type TlsMaterial } from './acp-tls.ts';
 
 export type Route = 'token' | 'get' | 'put';
@@ -55,7 +78,9 @@ export type Fault =
   /** The connection is dropped. */
   | { reset: true }
   /** Runs first (e.g. another writer's change), then the normal answer. */
-  | { before: () => void };
+  | { before: () => void }
+  /** The normal answer, then this runs (a change that lands right after a read). */
+  | { after: () => void };
 
 export interface RecordedRequest {
   method: string;
@@ -70,7 +95,11 @@ export interface RecordedRequest {
   status: number;
   /** `Date.now()` at arrival. */
   at: number;
+  /** `performance.now()` at arrival, for sub-millisecond intervals. */
+  hrAt: number;
   fault?: string;
+  /** The server object answered to a GET or PUT (JSON text). */
+  response?: string;
 }
 
 export interface ContractServerOptions {
@@ -85,7 +114,17 @@ export interface ContractServerOptions {
   clientSecret?: string;
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post';
   tokenTTLSeconds?: number;
+  /** A PUT with a stale `if-match` is applied instead of answered 412. */
+  ignoreIfMatch?: boolean;
+  /** How a GET hides `secret`, `subject_identifier_algorithm_salt` and private JWK members. */
+  redactSecrets?: false | Redaction;
+  unknownFields?: UnknownFields;
 }
+
+export type Redaction = 'mask' | 'empty' | 'omit';
+
+/** Private members of a JWK (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2). */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 
 type ServerObject = Record<string, unknown>;
 
@@ -119,6 +158,27 @@ function apiError(
   json(res, status, { error, status_code: status, ...extra });
 }
 
+/** What a GET that withholds secrets could look like; which one a real ACP does, if any, is unknown. */
+function redact(object: ServerObject, how: Redaction): void {
+  const hide = (o: Record<string, unknown>, field: string): void => {
+    if (!(field in o)) return;
+    if (how === 'omit') delete o[field];
+    else o[field] = how === 'mask' ? '********' : '';
+  };
+  hide(object, 'secret');
+  hide(object, 'subject_identifier_algorithm_salt');
+  const jwks = object.jwks as Record<string, unknown> | undefined;
+  for (const list of ['keys', 'revoked_signing_keys', 'revoked_encryption_keys']) {
+    const keys = jwks?.[list];
+    if (Array.isArray(keys)) for (const key of keys) for (const m of PRIVATE_JWK_MEMBERS) hide(key, m);
+  }
+  for (const single of ['next_signing_key', 'next_encryption_key']) {
+    const key = jwks?.[single];
+    if (key && typeof key === 'object')
+      for (const m of PRIVATE_JWK_MEMBERS) hide(key as Record<string, unknown>, m);
+  }
+}
+
 function formDecode(v: string): string {
   return decodeURIComponent(v.replace(/\+/g, ' '));
 }
@@ -133,6 +193,9 @@ export class AcpContractServer {
   readonly clientSecret: string;
   readonly tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post';
   tokenTTLSeconds: number;
+  ignoreIfMatch: boolean;
+  redactSecrets: false | Redaction;
+  unknownFields: UnknownFields;
   /** Every request, in order of arrival. */
   readonly requests: RecordedRequest[] = [];
   /** Tokens issued so far, and the last one (tests check that it never shows up in messages). */
@@ -158,6 +221,9 @@ export class AcpContractServer {
     this.clientSecret = options.clientSecret ?? randomBytes(24).toString('base64url');
     this.tokenEndpointAuthMethod = options.tokenEndpointAuthMethod ?? 'client_secret_basic';
     this.tokenTTLSeconds = options.tokenTTLSeconds ?? 300;
+    this.ignoreIfMatch = options.ignoreIfMatch ?? false;
+    this.redactSecrets = options.redactSecrets ?? false;
+    this.unknownFields = options.unknownFields ?? 'reject';
     this.tls = options.tls === true ? generateTlsMaterial() : options.tls || undefined;
     for (const wid of options.servers ?? ['openbanking_brasil']) {
       this.stored.set(wid, { object: this.initialServer(wid), revision: 1 });
@@ -247,6 +313,11 @@ export class AcpContractServer {
     for (const token of this.tokens.keys()) this.tokens.set(token, 0);
   }
 
+  /** Every access token issued so far (tests check that none shows up in output). */
+  get issuedTokens(): string[] {
+    return [...this.tokens.keys()];
+  }
+
   requestsTo(route: Route): RecordedRequest[] {
     return this.requests.filter((r) => r.route === route);
   }
@@ -262,8 +333,11 @@ export class AcpContractServer {
   }
 
   private initialServer(wid: string): ServerObject {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const jwk = privateKey.export({ format: 'jwk' });
+    const signing = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+    const encryption = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+      format: 'jwk',
+    });
+    const kid = (): string => randomBytes(8).toString('hex');
     return {
       tenant_id: this.tenant,
       id: wid,
@@ -288,12 +362,23 @@ export class AcpContractServer {
       subject_identifier_types: ['public', 'pairwise'],
       enforce_pkce: true,
       require_pushed_authorization_requests: true,
-      key_type: 'ps',
+      key_type: 'ecdsa',
       secret: randomBytes(24).toString('base64url'),
       subject_identifier_algorithm_salt: randomBytes(24).toString('base64url'),
-      jwks: { keys: [{ ...jwk, kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'ES256' }] },
+      jwks: {
+        keys: [
+          { ...signing, kid: kid(), use: 'sig', alg: 'ES256', x5c: null },
+          { ...encryption, kid: kid(), use: 'enc', alg: 'RSA-OAEP-256', x5c: null },
+        ],
+        revoked_signing_keys: null,
+        revoked_encryption_keys: null,
+      },
+      response_types: ['code', 'code id_token'],
+      // ACP's Go models marshal an unset list without omitempty as null.
+      rotated_secrets: null,
+      token_endpoint_auth_signing_alg_values: null,
       settings: { default_client_id: '' },
-      metadata: { payload: { owner: 'open-banking-apim' } },
+      metadata: { payload: { owner: { team: 'open-banking-apim' } } },
       root_cas: '',
     };
   }
@@ -339,6 +424,7 @@ export class AcpContractServer {
       body: route === 'token' ? body.replace(/(client_secret=)[^&]*/, '$1[redacted]') : body,
       status: 0,
       at: Date.now(),
+      hrAt: performance.now(),
     };
     this.requests.push(record);
     res.on('finish', () => (record.status = res.statusCode));
@@ -363,6 +449,7 @@ export class AcpContractServer {
       }
       if ('delayMs' in fault) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       if ('before' in fault) fault.before();
+      if ('after' in fault) res.on('finish', fault.after);
     }
 
     if (route === 'token') return this.token(req, res, body, record);
@@ -373,8 +460,8 @@ export class AcpContractServer {
     if (!this.authorized(req, res)) return;
     if (tid !== this.tenant) return apiError(res, 404, `tenant ${tid} not found`);
     if (!this.stored.has(wid)) return apiError(res, 404, `server ${wid} not found`);
-    if (route === 'get') return json(res, 200, this.serverObject(wid), { etag: this.etag(wid) });
-    return this.put(req, res, body, tid, wid);
+    if (route === 'get') return this.answerServer(res, record, wid);
+    return this.put(req, res, body, tid, wid, record);
   }
 
   private recordHeaders(req: http.IncomingMessage): Record<string, string> {
@@ -486,12 +573,13 @@ export class AcpContractServer {
     body: string,
     tid: string,
     wid: string,
+    record: RecordedRequest,
   ): void {
     if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
       return apiError(res, 415, 'content type must be application/json');
     }
     const ifMatch = req.headers['if-match'];
-    if (ifMatch !== undefined) {
+    if (ifMatch !== undefined && !this.ignoreIfMatch) {
       const current = this.etag(wid);
       const listed = ifMatch.split(',').map((t) => t.trim());
       if (!listed.includes('*') && !listed.includes(current)) {
@@ -506,12 +594,19 @@ export class AcpContractServer {
     } catch (err) {
       return apiError(res, 400, `invalid JSON body: ${(err as Error).message}`);
     }
-    const rejection = checkServerBody(parsed, tid, wid);
+    const rejection = checkServerBody(parsed, tid, wid, this.unknownFields);
     if (rejection)
       return apiError(res, rejection.status, rejection.error, { details: rejection.details ?? {} });
     const entry = this.entry(wid);
     this.stored.set(wid, { object: { ...(parsed as ServerObject), id: wid }, revision: entry.revision + 1 });
-    json(res, 200, this.serverObject(wid), { etag: this.etag(wid) });
+    this.answerServer(res, record, wid);
+  }
+
+  private answerServer(res: http.ServerResponse, record: RecordedRequest, wid: string): void {
+    const object = this.serverObject(wid);
+    if (this.redactSecrets) redact(object, this.redactSecrets);
+    record.response = JSON.stringify(object);
+    json(res, 200, object, { etag: this.etag(wid) });
   }
 }
 

@@ -1,153 +1,131 @@
-// The shape of Cloudentity ACP's authorization server object, for the contract server.
-//
-// Derived from ACP's admin OpenAPI spec (definition `Server`); the facts and their source are at
-// the top of ./acp-contract-server.ts.
+// The shapes of Cloudentity ACP's authorization server object, read from the spec itself:
+// ./acp-admin-spec.json is the part of acp-client-go's `spec/admin.yaml` that `Server` and
+// `ServerResponse` reach (regenerate it with ./acp-spec-extract.ts). This module validates a
+// value against one of its definitions, the way a go-openapi server words its 422s, and builds
+// a sample object holding every field the spec defines. What the spec leaves open, and what the
+// contract server does about it, is listed at the top of ./acp-contract-server.ts.
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-export type FieldType = 'string' | 'boolean' | 'integer' | 'object' | 'array';
-
-export interface FieldSpec {
-  type: FieldType;
-  enum?: readonly string[];
-  /** Allowed values of the strings of an array. */
-  items?: readonly string[];
-  format?: 'duration';
+export interface Schema {
+  type?: 'string' | 'boolean' | 'integer' | 'number' | 'object' | 'array';
+  format?: string;
+  enum?: unknown[];
+  items?: Schema;
+  properties?: Record<string, Schema>;
+  additionalProperties?: Schema | boolean;
+  required?: string[];
+  $ref?: string;
+  default?: unknown;
 }
 
-const CLIENT_AUTH_METHODS = [
-  'client_secret_basic',
-  'client_secret_post',
-  'client_secret_jwt',
-  'private_key_jwt',
-  'self_signed_tls_client_auth',
-  'tls_client_auth',
-  'none',
-  'unspecified',
-] as const;
+export interface AdminSpecExtract {
+  source: { repository: string; commit: string; file: string };
+  operations: Record<string, { parameters: unknown[]; responses: Record<string, unknown> }>;
+  responses: Record<string, unknown>;
+  definitions: Record<string, Schema>;
+  /** Definition → properties ACP's Go client marshals as `null` when unset. */
+  goNullable: Record<string, string[]>;
+}
 
-/** Properties of the `Server` definition. */
-export const SERVER_FIELDS: Readonly<Record<string, FieldSpec>> = {
-  access_token_strategy: { type: 'string', enum: ['jwt', 'opaque'] },
-  access_token_ttl: { type: 'string', format: 'duration' },
-  advanced: { type: 'object' },
-  authentication_context_settings: { type: 'object' },
-  authentication_mechanisms: {
-    type: 'array',
-    items: ['totp', 'password', 'otp', 'email_otp', 'sms_otp', 'webauthn'],
-  },
-  authorization_code_ttl: { type: 'string', format: 'duration' },
-  backchannel_token_delivery_modes_supported: { type: 'array' },
-  backchannel_user_code_parameter_supported: { type: 'boolean' },
-  cdr: { type: 'object' },
-  color: { type: 'string' },
-  consent_id_namespace: { type: 'string' },
-  cookie_max_age: { type: 'string', format: 'duration' },
-  custom_issuer_url: { type: 'string' },
-  description: { type: 'string' },
-  device_authorization: { type: 'object' },
-  dynamic_client_registration: { type: 'object' },
-  dynamic_scope_separator: { type: 'string' },
-  enable_idp_discovery: { type: 'boolean' },
-  enable_legacy_clients_with_no_software_statement: { type: 'boolean' },
-  enable_quick_access: { type: 'boolean' },
-  enable_trust_anchor: { type: 'boolean' },
-  enforce_id_token_encryption: { type: 'boolean' },
-  enforce_pkce: { type: 'boolean' },
-  enforce_pkce_for_public_clients: { type: 'boolean' },
-  fdx: { type: 'object' },
-  grant_types: {
-    type: 'array',
-    items: [
-      'authorization_code',
-      'implicit',
-      'client_credentials',
-      'refresh_token',
-      'password',
-      'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      'urn:openid:params:grant-type:ciba',
-      'urn:ietf:params:oauth:grant-type:token-exchange',
-      'urn:ietf:params:oauth:grant-type:device_code',
-    ],
-  },
-  id: { type: 'string' },
-  id_token_ttl: { type: 'string', format: 'duration' },
-  identity_assurance: { type: 'object' },
-  idp_discovery: { type: 'object' },
-  issuer_id: { type: 'string' },
-  jwks: { type: 'object' },
-  key_type: { type: 'string', enum: ['rsa', 'ecdsa', 'ps'] },
-  legal_entity: { type: 'object' },
-  logo_uri: { type: 'string' },
-  metadata: { type: 'object' },
-  name: { type: 'string' },
-  obbr: { type: 'object' },
-  organization: { type: 'object' },
-  parent_id: { type: 'string' },
-  profile: {
-    type: 'string',
-    enum: [
-      'default',
-      'demo',
-      'workforce',
-      'consumer',
-      'partners',
-      'third_party',
-      'fapi_advanced',
-      'fapi_rw',
-      'fapi_ro',
-      'openbanking_uk_fapi_advanced',
-      'openbanking_uk',
-      'openbanking_br',
-      'openbanking_br_unico',
-      'cdr_australia',
-      'cdr_australia_fapi_rw',
-      'fdx',
-      'openbanking_ksa',
-      'fapi_20_security',
-      'fapi_20_message_signing',
-      'connect_id',
-    ],
-  },
-  pushed_authorization_request_ttl: { type: 'string', format: 'duration' },
-  refresh_token_ttl: { type: 'string', format: 'duration' },
-  require_pushed_authorization_requests: { type: 'boolean' },
-  response_types: { type: 'object' },
-  root_cas: { type: 'string' },
-  rotated_secrets: { type: 'array' },
-  saml: { type: 'object' },
-  scope_claim_formats: { type: 'array' },
-  secret: { type: 'string' },
-  settings: { type: 'object' },
-  sso: { type: 'object' },
-  styling: { type: 'object' },
-  subject_format: { type: 'string', enum: ['hash', 'legacy'] },
-  subject_identifier_algorithm_salt: { type: 'string' },
-  subject_identifier_types: { type: 'array', items: ['public', 'pairwise'] },
-  template: { type: 'boolean' },
-  tenant_id: { type: 'string' },
-  token_endpoint_auth_methods: {
-    type: 'array',
-    items: CLIENT_AUTH_METHODS,
-  },
-  token_endpoint_auth_signing_alg_values: { type: 'array' },
-  token_endpoint_authn_methods: {
-    type: 'array',
-    items: CLIENT_AUTH_METHODS,
-  },
-  trust_anchor_configuration: { type: 'object' },
-  type: { type: 'string', enum: ['admin', 'developer', 'system', 'regular', 'organization'] },
-  version: { type: 'integer' },
-};
+export const ADMIN_SPEC: AdminSpecExtract = JSON.parse(
+  readFileSync(join(import.meta.dirname, 'acp-admin-spec.json'), 'utf8'),
+) as AdminSpecExtract;
 
-/** In `ServerResponse` only. */
-export const READ_ONLY_FIELDS: readonly string[] = [
-  'issuer_url',
-  'mtls_issuer_url',
-  'supported_application_purposes',
-  'theme_id',
-];
+const SERVER = ADMIN_SPEC.definitions.Server!;
+const SERVER_RESPONSE = ADMIN_SPEC.definitions.ServerResponse!;
 
-export const REQUIRED_FIELDS: readonly string[] = ['tenant_id'];
+/** In `ServerResponse` and not in `Server`: computed by ACP. */
+export const READ_ONLY_FIELDS: readonly string[] = Object.keys(SERVER_RESPONSE.properties!).filter(
+  (f) => !(f in SERVER.properties!),
+);
+
+export const REQUIRED_FIELDS: readonly string[] = SERVER.required ?? [];
+
+export interface Validation {
+  /** go-openapi style: `jwks.keys.0.kty in body is required`. */
+  problems: string[];
+  /** Properties the spec does not define (it does not forbid them either: no additionalProperties). */
+  unknown: string[];
+}
+
+const GO_DURATION = /^(0|[+-]?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+function definitionName(ref: string): string {
+  return ref.slice(ref.lastIndexOf('/') + 1);
+}
+
+function resolve(schema: Schema): { schema: Schema; name?: string } {
+  if (schema.$ref === undefined) return { schema };
+  const name = definitionName(schema.$ref);
+  const found = ADMIN_SPEC.definitions[name];
+  if (!found) throw new Error(`the spec extract has no definition ${name}`);
+  return { schema: found, name };
+}
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function walk(value: unknown, schema: Schema, path: string, out: Validation, nullable: boolean): void {
+  const { schema: s, name } = resolve(schema);
+  const at = path === '' ? 'body' : `${path} in body`;
+  if (value === null) {
+    if (!nullable) out.problems.push(`${at} must be of type ${s.type ?? 'object'}: "null"`);
+    return;
+  }
+  const got = typeOf(value);
+  const type = s.type ?? (s.properties ? 'object' : undefined);
+  const fits = type === undefined || got === type || (type === 'number' && got === 'integer');
+  if (!fits) {
+    out.problems.push(`${at} must be of type ${type}: "${got}"`);
+    return;
+  }
+  if (s.enum && !s.enum.includes(value)) {
+    out.problems.push(`${at} should be one of [${s.enum.join(' ')}]`);
+    return;
+  }
+  if (typeof value === 'string' && value !== '') {
+    if (s.format === 'duration' && !GO_DURATION.test(value))
+      out.problems.push(`${at} must be of type duration: "${value}"`);
+    if (s.format === 'date-time' && !DATE_TIME.test(value))
+      out.problems.push(`${at} must be of type date-time: "${value}"`);
+  }
+  const prefix = path === '' ? '' : `${path}.`;
+  if (Array.isArray(value)) {
+    if (s.items) value.forEach((item, i) => walk(item, s.items!, `${prefix}${i}`, out, false));
+    return;
+  }
+  if (got !== 'object') return;
+  const object = value as Record<string, unknown>;
+  const nullableHere = new Set(name ? (ADMIN_SPEC.goNullable[name] ?? []) : []);
+  for (const field of s.required ?? []) {
+    if (object[field] === undefined || object[field] === '')
+      out.problems.push(`${prefix}${field} in body is required`);
+  }
+  for (const [field, v] of Object.entries(object)) {
+    const property = s.properties?.[field];
+    if (property) walk(v, property, `${prefix}${field}`, out, nullableHere.has(field));
+    else if (typeof s.additionalProperties === 'object')
+      walk(v, s.additionalProperties, `${prefix}${field}`, out, false);
+    else if (s.properties && s.additionalProperties !== true) out.unknown.push(`${prefix}${field}`);
+  }
+}
+
+/** Checks `value` against the spec's definition `definition` (e.g. `Server`). */
+export function validate(value: unknown, definition: string): Validation {
+  const out: Validation = { problems: [], unknown: [] };
+  walk(value, { $ref: `#/definitions/${definition}` }, '', out, false);
+  return out;
+}
+
+/** The spec says nothing about it; ACP's Go decoder would ignore what it does not know. */
+export type UnknownFields = 'reject' | 'drop';
 
 export interface Rejection {
   status: 400 | 422;
@@ -155,7 +133,6 @@ export interface Rejection {
   details?: Record<string, unknown>;
 }
 
-const GO_DURATION = /^(0|[+-]?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/;
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
 
 /** Why `text` is not a list of PEM certificates, or undefined when it is one (or empty). */
@@ -176,62 +153,39 @@ export function rootCAsProblem(text: string): string | undefined {
   return undefined;
 }
 
-function typeProblem(name: string, value: unknown, spec: FieldSpec): string | undefined {
-  const is = (t: FieldType): boolean =>
-    t === 'array'
-      ? Array.isArray(value)
-      : t === 'object'
-        ? value !== null && typeof value === 'object' && !Array.isArray(value)
-        : t === 'integer'
-          ? Number.isInteger(value)
-          : typeof value === t;
-  if (!is(spec.type)) return `${name} in body must be of type ${spec.type}`;
-  if (spec.enum && !spec.enum.includes(value as string)) {
-    return `${name} in body should be one of [${spec.enum.join(' ')}]`;
-  }
-  if (spec.format === 'duration' && !GO_DURATION.test(value as string)) {
-    return `${name} in body must be of type duration: "${String(value)}"`;
-  }
-  if (spec.type === 'array') {
-    for (const [i, item] of (value as unknown[]).entries()) {
-      if (typeof item !== 'string') return `${name}.${i} in body must be of type string`;
-      if (spec.items && !spec.items.includes(item)) {
-        return `${name}.${i} in body should be one of [${spec.items.join(' ')}]`;
-      }
-    }
-  }
-  return undefined;
-}
-
-/** Checks a PUT body against `Server`; `tenant`/`server` are the path's ids. */
-export function checkServerBody(body: unknown, tenant: string, server: string): Rejection | undefined {
+/**
+ * Checks a PUT body against `Server`; `tenant`/`server` are the path's ids. With `unknownFields:
+ * 'drop'` the fields the spec does not define (read-only ones included) are removed from `body`.
+ */
+export function checkServerBody(
+  body: unknown,
+  tenant: string,
+  server: string,
+  unknownFields: UnknownFields = 'reject',
+): Rejection | undefined {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { status: 400, error: 'request body must be a JSON object' };
   }
-  const fields = Object.keys(body);
-  const readOnly = fields.filter((f) => READ_ONLY_FIELDS.includes(f));
-  if (readOnly.length > 0) {
-    return {
-      status: 400,
-      error: `read-only fields in body: ${readOnly.join(', ')}`,
-      details: { fields: readOnly },
-    };
-  }
-  const unknown = fields.filter((f) => !(f in SERVER_FIELDS));
-  if (unknown.length > 0) {
-    return {
-      status: 400,
-      error: `unknown fields in body: ${unknown.join(', ')}`,
-      details: { fields: unknown },
-    };
-  }
   const o = body as Record<string, unknown>;
-  const problems: string[] = [];
-  for (const f of REQUIRED_FIELDS)
-    if (o[f] === undefined || o[f] === '') problems.push(`${f} in body is required`);
-  for (const f of fields) {
-    const p = typeProblem(f, o[f], SERVER_FIELDS[f]!);
-    if (p) problems.push(p);
+  const { problems, unknown } = validate(o, 'Server');
+  if (unknownFields === 'drop') {
+    for (const path of unknown) dropPath(o, path);
+  } else {
+    const readOnly = unknown.filter((f) => READ_ONLY_FIELDS.includes(f));
+    if (readOnly.length > 0) {
+      return {
+        status: 400,
+        error: `read-only fields in body: ${readOnly.join(', ')}`,
+        details: { fields: readOnly },
+      };
+    }
+    if (unknown.length > 0) {
+      return {
+        status: 400,
+        error: `unknown fields in body: ${unknown.join(', ')}`,
+        details: { fields: unknown },
+      };
+    }
   }
   if (typeof o.tenant_id === 'string' && o.tenant_id !== '' && o.tenant_id !== tenant) {
     problems.push(`tenant_id in body (${o.tenant_id}) does not match the tenant in the path`);
@@ -245,4 +199,84 @@ export function checkServerBody(body: unknown, tenant: string, server: string): 
   }
   if (problems.length === 0) return undefined;
   return { status: 422, error: `validation failure list:\n${problems.join('\n')}`, details: { problems } };
+}
+
+function dropPath(object: Record<string, unknown>, path: string): void {
+  const parts = path.split('.');
+  let at: unknown = object;
+  for (const part of parts.slice(0, -1)) at = (at as Record<string, unknown> | undefined)?.[part];
+  if (at !== null && typeof at === 'object') delete (at as Record<string, unknown>)[parts.at(-1)!];
+}
+
+/** A value of `schema` in the types it gives; `seed` varies strings so that copies differ. */
+function sampleOf(schema: Schema, seed: string, depth: number): unknown {
+  const { schema: s, name } = resolve(schema);
+  if (s.enum) return s.enum[s.enum.length - 1];
+  switch (s.type ?? (s.properties ? 'object' : undefined)) {
+    case 'boolean':
+      return true;
+    case 'integer':
+      return 7;
+    case 'number':
+      return 0.5;
+    case 'array':
+      return s.items && depth > 0 ? [sampleOf(s.items, `${seed}.0`, depth - 1)] : [];
+    case 'string':
+      if (s.format === 'duration') return '1h2m3s';
+      if (s.format === 'date-time') return '2025-04-25T09:46:47Z';
+      return `${seed}-value`;
+    default: {
+      if (!s.properties || depth <= 0) return {};
+      // SupportedJSONSchema refers to itself: one level is enough to carry every field.
+      const nextDepth = name === 'SupportedJSONSchema' ? 0 : depth - 1;
+      return Object.fromEntries(
+        Object.entries(s.properties).map(([k, p]) => [k, sampleOf(p, `${seed}.${k}`, nextDepth)]),
+      );
+    }
+  }
+}
+
+/** A `Server` holding every field the spec defines, nested ones included, in its types. */
+export function fullServerSample(): Record<string, unknown> {
+  return sampleOf({ $ref: '#/definitions/Server' }, 'sample', 10) as Record<string, unknown>;
+}
+
+/** Every property path of `Server` (nested definitions once), with its schema and Go nullability. */
+export function serverProperties(): { path: string; schema: Schema; goNullable: boolean }[] {
+  const out: { path: string; schema: Schema; goNullable: boolean }[] = [];
+  const visit = (definition: string, prefix: string, seen: Set<string>): void => {
+    const s = ADMIN_SPEC.definitions[definition]!;
+    const nullable = new Set(ADMIN_SPEC.goNullable[definition] ?? []);
+    for (const [k, p] of Object.entries(s.properties ?? {})) {
+      const path = `${prefix}${k}`;
+      out.push({ path, schema: p, goNullable: nullable.has(k) });
+      const ref = p.$ref ?? p.items?.$ref;
+      const inner = ref && definitionName(ref);
+      if (inner && !seen.has(inner) && ADMIN_SPEC.definitions[inner]!.properties && !p.items) {
+        visit(inner, `${path}.`, new Set([...seen, inner]));
+      }
+    }
+  };
+  visit('Server', '', new Set(['Server']));
+  return out;
+}
+
+/**
+ * Everything in recorded traffic that breaks the spec: each PUT body against `Server`, each server
+ * object answered against `ServerResponse` (fields the spec does not define count as breaking).
+ */
+export function wireViolations(
+  requests: readonly { route?: string | undefined; body: string; response?: string | undefined }[],
+): string[] {
+  const out: string[] = [];
+  requests.forEach((r, i) => {
+    const check = (text: string, definition: string, what: string): void => {
+      const { problems, unknown } = validate(JSON.parse(text), definition);
+      for (const p of problems) out.push(`request ${i} ${what}: ${p}`);
+      for (const u of unknown) out.push(`request ${i} ${what}: ${u} is not in ${definition}`);
+    };
+    if (r.route === 'put') check(r.body, 'Server', 'PUT body');
+    if (r.response !== undefined) check(r.response, 'ServerResponse', 'answer');
+  });
+  return out;
 }

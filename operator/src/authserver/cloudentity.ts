@@ -5,15 +5,26 @@
 //   write   PUT  {adminURL}/servers/{server}     the whole object, `if-match: <etag>`; 412 when stale
 // There is no PATCH for servers, so a write is read-modify-write of the whole object with the
 // fields only the server computes left out. The object also carries the workspace's `secret` and
-// private signing keys (`jwks`): it is passed through untouched and never logged.
+// private signing keys (`jwks`): it is passed through untouched and never logged, and a write is
+// refused when the read looks like it withheld them (./redaction.ts).
+// Whether ACP enforces `if-match` on this PUT is not in its spec; so a write re-reads the object
+// right before it, and builds the body from that read: a concurrent edit is lost only if it lands
+// in the few milliseconds between that GET and the PUT (docs/consumers.md gives the figure).
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { cloudentityEndpoints, keyOf, type CloudentityTarget } from '../api/v1alpha1.ts';
 import { readPem } from '../bundle/pem.ts';
-import { AuthorizationServerError, redact, serverErrorText, type FailureKind } from './errors.ts';
+import {
+  AuthorizationServerError,
+  RedactedFieldsError,
+  redact,
+  serverErrorText,
+  type FailureKind,
+} from './errors.ts';
 import { createAgent, send, TransportError, type HttpResponse } from './http.ts';
+import { redactedFields } from './redaction.ts';
 import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter, sleep, type RetryPolicy } from './retry.ts';
-import type { AuthorizationServer, AuthServerLogger, ReadSecret } from './types.ts';
+import type { AuthorizationServer, AuthServerLogger, ReadSecret, TrustRead } from './types.ts';
 
 /**
  * Fields of ACP's `ServerResponse` that its `Server` (the PUT body) does not have: computed by
@@ -34,6 +45,21 @@ export interface CloudentityOptions {
   retry?: Partial<RetryPolicy>;
   /** Re-reads after a 412 (someone else wrote the server in between) before giving up. */
   maxConflictRetries?: number;
+  /**
+   * Names where the client credentials come from in messages; default `Secret <ns>/<name>`
+   * (the command line reads them from a file or the environment instead).
+   */
+  credentialsLabel?: string;
+  /** Told of every HTTP exchange once it is answered (method, path, status, duration); no secrets. */
+  onExchange?: (exchange: Exchange) => void;
+}
+
+export interface Exchange {
+  method: 'GET' | 'PUT' | 'POST';
+  path: string;
+  /** 0 when no answer came. */
+  status: number;
+  ms: number;
 }
 
 type ServerObject = Record<string, unknown>;
@@ -41,7 +67,6 @@ type ServerObject = Record<string, unknown>;
 interface ServerRead {
   object: ServerObject;
   etag: string | undefined;
-  at: number;
 }
 
 type AuthStyle = 'client_secret_basic' | 'client_secret_post';
@@ -51,8 +76,6 @@ interface Token {
   refreshAt: number;
 }
 
-/** A read is reused by the write that follows it only this long, and only with an etag. */
-const READ_REUSE_MS = 5_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_CONFLICT_RETRIES = 5;
 /** When `expires_in` is missing. */
@@ -84,6 +107,11 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+function sameRead(a: ServerRead, b: ServerRead): boolean {
+  if (a.etag !== undefined && b.etag !== undefined) return a.etag === b.etag;
+  return JSON.stringify(a.object) === JSON.stringify(b.object);
+}
+
 function header(res: HttpResponse, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -101,6 +129,8 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly maxConflictRetries: number;
+  private readonly credentialsLabel: string;
+  private readonly onExchange: ((exchange: Exchange) => void) | undefined;
   /** Values that must never appear in a message: the client secret and the tokens. */
   private readonly secrets = new Set<string>();
   private token: Token | undefined;
@@ -130,23 +160,45 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.maxConflictRetries = options.maxConflictRetries ?? DEFAULT_CONFLICT_RETRIES;
+    const ref = target.credentialsSecret;
+    this.credentialsLabel = options.credentialsLabel ?? `Secret ${ref.namespace}/${ref.name}`;
+    this.onExchange = options.onExchange;
   }
 
   async readTrust(signal?: AbortSignal): Promise<string> {
+    return (await this.readServer(signal)).rootCAs;
+  }
+
+  /** `root_cas`, and what a write back would have to refuse (the guard's findings). */
+  async readServer(signal?: AbortSignal): Promise<TrustRead> {
     const read = await this.getServer(signal);
     this.lastRead = read;
     const rootCAs = read.object.root_cas;
-    return typeof rootCAs === 'string' ? rootCAs : '';
+    return {
+      rootCAs: typeof rootCAs === 'string' ? rootCAs : '',
+      redacted: redactedFields(read.object),
+    };
   }
 
+  /**
+   * Replaces `root_cas`. Reads the object again first and writes on top of that read, refusing
+   * (`RedactedFieldsError`) when the read looks like it withheld secrets or private keys.
+   */
   async writeTrust(pem: string, signal?: AbortSignal): Promise<void> {
-    const reusable =
-      this.lastRead && this.lastRead.etag !== undefined && Date.now() - this.lastRead.at < READ_REUSE_MS;
-    let current = reusable ? this.lastRead! : await this.getServer(signal);
+    const earlier = this.lastRead;
     this.lastRead = undefined;
+    let current = await this.getServer(signal);
+    if (earlier && !sameRead(earlier, current)) {
+      this.logger?.warn(
+        { authorizationServer: this.description },
+        'the server object changed since it was checked; writing root_cas on top of the newer version',
+      );
+    }
     for (let conflicts = 0; ; conflicts++) {
       // Also ends a retry whose earlier PUT did go through before its answer was lost.
       if (current.object.root_cas === pem) return;
+      const redacted = redactedFields(current.object);
+      if (redacted.length > 0) throw new RedactedFieldsError(this.description, redacted);
       const body: ServerObject = {};
       for (const [k, v] of Object.entries(current.object)) {
         if (!READ_ONLY_SERVER_FIELDS.includes(k)) body[k] = v;
@@ -188,7 +240,7 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
     if (object === null || typeof object !== 'object' || Array.isArray(object)) {
       throw this.error('protocol', `GET ${this.serverURL.pathname} answered 200 without a server object`);
     }
-    return { object: object as ServerObject, etag: header(res, 'etag'), at: Date.now() };
+    return { object: object as ServerObject, etag: header(res, 'etag') };
   }
 
   /**
@@ -252,10 +304,9 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
         throw this.failure(res, 'POST', 1, undefined, this.tokenURL);
       refusals.push(`${style}: ${serverErrorText(res.body, [...this.secrets]) ?? `HTTP ${res.status}`}`);
     }
-    const ref = this.target.credentialsSecret;
     throw this.error(
       'auth',
-      `the token endpoint ${this.tokenURL.pathname} refused the client credentials from Secret ${ref.namespace}/${ref.name} (${refusals.join('; ')})`,
+      `the token endpoint ${this.tokenURL.pathname} refused the client credentials from ${this.credentialsLabel} (${refusals.join('; ')})`,
     );
   }
 
@@ -298,7 +349,7 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
       const missing = [!id && this.clientIDKey, !secret && this.clientSecretKey]
         .filter(Boolean)
         .join(' and ');
-      throw configError(`Secret ${ref.namespace}/${ref.name} has no ${missing} (credentialsSecret)`);
+      throw configError(`${this.credentialsLabel} has no ${missing} (credentialsSecret)`);
     }
     this.secrets.add(secret);
     return { id, secret };
@@ -364,6 +415,9 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
     const agent = await this.connectionAgent();
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse;
+      const started = Date.now();
+      const told = (status: number): void =>
+        this.onExchange?.({ method, path: url.pathname, status, ms: Date.now() - started });
       try {
         res = await send({
           method,
@@ -375,6 +429,7 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
           agent,
         });
       } catch (err) {
+        told(0);
         const failure = err instanceof TransportError ? err : new TransportError('network', String(err));
         const transient = failure.kind === 'network' || failure.kind === 'timeout';
         if (transient && attempt < this.retry.maxAttempts) {
@@ -385,6 +440,7 @@ export class CloudentityAuthorizationServer implements AuthorizationServer {
         const message = `${method} ${url.pathname}: ${redact(failure.message, [...this.secrets])}${tries}`;
         throw this.error(failure.kind, message, { retriable: failure.kind !== 'tls', cause: failure });
       }
+      told(res.status);
       const throttled = res.status === 429;
       if (!throttled && res.status < 500) return res;
       const retryAfter = parseRetryAfter(header(res, 'retry-after'), Date.now());

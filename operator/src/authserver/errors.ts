@@ -19,6 +19,8 @@ export type FailureKind =
   | 'tls'
   /** An answer that does not follow the API (not JSON, a redirect, an unexpected status). */
   | 'protocol'
+  /** The server object read lacks what a write back would reset (see `RedactedFieldsError`). */
+  | 'redacted'
   | 'aborted';
 
 export interface FailureDetails {
@@ -48,6 +50,28 @@ export class AuthorizationServerError extends Error {
     this.serverMessage = details.serverMessage;
     this.retriable = details.retriable;
     this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+export const REDACTED_MESSAGE =
+  'the admin API returned redacted fields; writing the server back would reset them';
+
+/**
+ * The adapter read the server object and refuses to write it back: its `secret`, salt or private
+ * signing keys look withheld, so a PUT of what was read could reset them. Never retried: the same
+ * admin client reads the same way until its role or the server changes. `fields` name what looks
+ * withheld (never a value).
+ */
+export class RedactedFieldsError extends AuthorizationServerError {
+  readonly fields: readonly string[];
+
+  constructor(description: string, fields: readonly string[]) {
+    super(`${description}: ${REDACTED_MESSAGE} (${fields.join('; ')}); nothing was written`, {
+      kind: 'redacted',
+      retriable: false,
+    });
+    this.name = 'RedactedFieldsError';
+    this.fields = Object.freeze([...fields]);
   }
 }
 

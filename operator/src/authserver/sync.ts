@@ -1,21 +1,79 @@
 // Brings one authorization server's trusted CAs to the bundle, comparing certificate sets (SHA-256
 // of the DER), so that order, line endings and comments the server keeps cause no write.
-import { sha256Fingerprint } from '../bundle/certificate.ts';
+// `diffTrust` is the same comparison without the write (a dry run).
+import { parseCertificate, sha256Fingerprint } from '../bundle/certificate.ts';
 import { readPem } from '../bundle/pem.ts';
 import { AuthorizationServerError } from './errors.ts';
-import type { AuthorizationServer, TrustSyncResult } from './types.ts';
+import type { AuthorizationServer, CertificateRef, TrustDiff, TrustRead, TrustSyncResult } from './types.ts';
 
-function bundleFingerprints(server: AuthorizationServer, bundlePem: string): string[] {
-  const parsed = readPem({ name: 'bundle', content: bundlePem });
+function references(pem: string, name: string): { refs: CertificateRef[]; problem?: string } {
+  const parsed = readPem({ name, content: pem });
+  if (parsed.problems.length > 0)
+    return { refs: [], problem: parsed.problems.map((p) => p.message).join('; ') };
+  const refs = new Map<string, CertificateRef>();
+  for (const c of parsed.certificates) {
+    const sha256 = sha256Fingerprint(c.der);
+    if (refs.has(sha256)) continue;
+    let subject: string;
+    try {
+      subject = parseCertificate(c.der, sha256).subject;
+    } catch {
+      subject = '(not a parsable certificate)';
+    }
+    refs.set(sha256, { subject, sha256 });
+  }
+  return { refs: [...refs.values()] };
+}
+
+function bundleCertificates(server: AuthorizationServer, bundlePem: string): CertificateRef[] {
+  const { refs, problem } = references(bundlePem, 'bundle');
   const refuse = (why: string): AuthorizationServerError =>
     new AuthorizationServerError(`${server.description}: not pushing the bundle: ${why}`, {
       kind: 'config',
       retriable: false,
     });
-  if (parsed.problems.length > 0) throw refuse(parsed.problems.map((p) => p.message).join('; '));
+  if (problem !== undefined) throw refuse(problem);
   // An empty trust list makes ACP fall back to the system roots: it would widen trust, not narrow it.
-  if (parsed.certificates.length === 0) throw refuse('it holds no certificate');
-  return [...new Set(parsed.certificates.map((c) => sha256Fingerprint(c.der)))];
+  if (refs.length === 0) throw refuse('it holds no certificate');
+  return refs;
+}
+
+async function read(server: AuthorizationServer, signal?: AbortSignal): Promise<TrustRead> {
+  if (server.readServer) return server.readServer(signal);
+  return { rootCAs: await server.readTrust(signal), redacted: [] };
+}
+
+/**
+ * What `syncTrust` would do, without writing: the certificates the server's `root_cas` would gain
+ * and lose (by subject and SHA-256), and whether the write would be refused as redacted.
+ */
+export async function diffTrust(
+  server: AuthorizationServer,
+  bundlePem: string,
+  signal?: AbortSignal,
+): Promise<TrustDiff> {
+  const certificates = bundleCertificates(server, bundlePem);
+  const current = await read(server, signal);
+  let held: CertificateRef[] = [];
+  let previousUnreadable: string | undefined;
+  if (current.rootCAs.trim() !== '') {
+    const found = references(current.rootCAs, 'root_cas');
+    previousUnreadable = found.problem;
+    held = found.refs;
+  }
+  const wanted = new Set(certificates.map((c) => c.sha256));
+  const have = new Set(held.map((c) => c.sha256));
+  const added = certificates.filter((c) => !have.has(c.sha256));
+  const removed = held.filter((c) => !wanted.has(c.sha256));
+  const inSync = previousUnreadable === undefined && added.length === 0 && removed.length === 0;
+  return {
+    inSync,
+    added,
+    removed,
+    certificates,
+    ...(previousUnreadable === undefined ? {} : { previousUnreadable }),
+    ...(!inSync && current.redacted.length > 0 ? { redacted: current.redacted } : {}),
+  };
 }
 
 export async function syncTrust(
@@ -23,28 +81,19 @@ export async function syncTrust(
   bundlePem: string,
   signal?: AbortSignal,
 ): Promise<TrustSyncResult> {
-  const certificates = bundleFingerprints(server, bundlePem);
-  const current = await server.readTrust(signal);
-  let held: string[] = [];
-  let previousUnreadable: string | undefined;
-  if (current.trim() !== '') {
-    const parsed = readPem({ name: 'root_cas', content: current });
-    if (parsed.problems.length > 0) previousUnreadable = parsed.problems.map((p) => p.message).join('; ');
-    else held = [...new Set(parsed.certificates.map((c) => sha256Fingerprint(c.der)))];
-  }
-  const wanted = new Set(certificates);
-  const have = new Set(held);
-  const added = certificates.filter((f) => !have.has(f));
-  const removed = held.filter((f) => !wanted.has(f));
-  if (previousUnreadable === undefined && added.length === 0 && removed.length === 0) {
-    return { changed: false, certificates, added, removed };
-  }
+  const diff = await diffTrust(server, bundlePem, signal);
+  const fingerprints = (refs: CertificateRef[]): string[] => refs.map((c) => c.sha256);
+  const result = {
+    certificates: fingerprints(diff.certificates),
+    added: fingerprints(diff.added),
+    removed: fingerprints(diff.removed),
+  };
+  if (diff.inSync) return { changed: false, ...result };
+  // The write reads again and applies the redaction guard to that read.
   await server.writeTrust(bundlePem, signal);
   return {
     changed: true,
-    certificates,
-    added,
-    removed,
-    ...(previousUnreadable ? { previousUnreadable } : {}),
+    ...result,
+    ...(diff.previousUnreadable ? { previousUnreadable: diff.previousUnreadable } : {}),
   };
 }

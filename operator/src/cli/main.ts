@@ -1,5 +1,6 @@
 // The `trustbundle` command: dispatch, help, and the mapping of failures to exit codes.
 import { readFileSync } from 'node:fs';
+import { ACP_COMMANDS } from './acp.ts';
 import { UsageError, wantsHelp } from './args.ts';
 import { build } from './build.ts';
 import { EXIT, writeErr, type Command } from './command.ts';
@@ -54,6 +55,13 @@ const pki = group(
   PKI_COMMANDS,
 );
 
+const acp = group(
+  'acp',
+  "Cloudentity ACP: check (and fix) an authorization server's trusted client CAs",
+  'Usage: trustbundle acp COMMAND [options]\n\nTalks to a Cloudentity ACP admin API directly, without a cluster.',
+  ACP_COMMANDS,
+);
+
 const root = group(
   'trustbundle',
   '',
@@ -65,13 +73,16 @@ Validates, deduplicates and writes the CA bundles that Open Banking platforms us
 Options:
   -h, --help     show this help
   --version      print the version`,
-  [inspect, build, pki],
+  [inspect, build, pki, acp],
 );
 
 /** Runs the CLI and resolves to its exit code. */
 export async function main(args: string[]): Promise<number> {
   // Find the command path for usage hints ("trustbundle pki ca --help").
-  const path = ['trustbundle', ...args.slice(0, args[0] === 'pki' ? 2 : 1).filter((a) => !a.startsWith('-'))];
+  const path = [
+    'trustbundle',
+    ...args.slice(0, args[0] === 'pki' || args[0] === 'acp' ? 2 : 1).filter((a) => !a.startsWith('-')),
+  ];
   try {
     return await root.run(args);
   } catch (err) {

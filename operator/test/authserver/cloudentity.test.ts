@@ -5,11 +5,14 @@ import type { CloudentityTarget } from '../../src/api/v1alpha1.ts';
 import {
   AuthorizationServerError,
   CloudentityAuthorizationServer,
+  diffTrust,
+  RedactedFieldsError,
   READ_ONLY_SERVER_FIELDS,
   syncTrust,
   type CloudentityOptions,
 } from '../../src/authserver/index.ts';
 import { AcpContractServer } from '../../../e2e/support/acp-contract-server.ts';
+import { wireViolations } from '../../../e2e/support/acp-server-schema.ts';
 import { generateTlsMaterial } from '../../../e2e/support/acp-tls.ts';
 import { OpenSSL } from '../support/openssl.ts';
 
@@ -33,10 +36,14 @@ interface Harness {
 
 const running: Harness[] = [];
 afterEach(async () => {
+  const violations: string[] = [];
   for (const h of running.splice(0)) {
     h.adapter.close();
     await h.acp.stop();
+    violations.push(...wireViolations(h.acp.requests));
   }
+  // Every body the adapter sent, and every object the contract server answered, follows the spec.
+  expect(violations).toEqual([]);
 });
 
 async function harness(
@@ -103,7 +110,7 @@ function parsedBody(body: string): Record<string, unknown> {
 }
 
 describe('Cloudentity adapter: converging', () => {
-  it('pushes the bundle with one token, one GET and one PUT carrying the etag it read', async () => {
+  it('pushes the bundle with one token, a GET to compare, a GET right before the PUT, and the PUT carrying its etag', async () => {
     const { acp, adapter } = await harness();
     const before = acp.serverObject();
     const etag = acp.etag();
@@ -113,8 +120,8 @@ describe('Cloudentity adapter: converging', () => {
     expect(result.changed).toBe(true);
     expect(result.added).toHaveLength(2);
     expect(acp.serverObject().root_cas).toBe(bundle);
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'put 200']);
-    const [token, , put] = acp.requests;
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 200']);
+    const [token, , , put] = acp.requests;
     expect(token!.clientAuth).toBe('client_secret_basic');
     expect(put!.headers['if-match']).toBe(etag);
     expect(put!.headers['content-type']).toBe('application/json');
@@ -191,7 +198,15 @@ describe('Cloudentity adapter: tokens', () => {
     await syncTrust(adapter, bundle);
 
     expect(acp.tokensIssued).toBe(2);
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 401', 'token 200', 'get 200', 'put 200']);
+    expect(exchanges(acp)).toEqual([
+      'token 200',
+      'get 200',
+      'get 401',
+      'token 200',
+      'get 200',
+      'get 200',
+      'put 200',
+    ]);
     expect(acp.serverObject().root_cas).toBe(bundle);
   });
 
@@ -270,8 +285,8 @@ describe('Cloudentity adapter: concurrent writers', () => {
 
     await syncTrust(adapter, bundle);
 
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'put 412', 'get 200', 'put 200']);
-    const [, , stale, fresh, retried] = acp.requests;
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 412', 'get 200', 'put 200']);
+    const [, , , stale, fresh, retried] = acp.requests;
     expect(retried!.headers['if-match']).not.toBe(stale!.headers['if-match']);
     expect(parsedBody(retried!.body).description).toBe('changed in the console');
     expect(fresh!.status).toBe(200);
@@ -298,7 +313,105 @@ describe('Cloudentity adapter: concurrent writers', () => {
 
     await adapter.writeTrust(bundle);
 
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'put 412', 'get 200']);
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 412', 'get 200']);
+  });
+});
+
+describe('Cloudentity adapter: an ACP that ignores if-match', () => {
+  it('keeps a console edit made between the check and the write (re-reads right before the PUT)', async () => {
+    const { acp, adapter, warnings } = await harness({ acp: { ignoreIfMatch: true } });
+    acp.inject('get', { after: () => acp.edit((o) => (o.description = 'edited in the console')) });
+
+    expect((await syncTrust(adapter, bundle)).changed).toBe(true);
+
+    expect(acp.serverObject()).toMatchObject({ description: 'edited in the console', root_cas: bundle });
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 200']);
+    expect(warnings.map((w) => w.msg)).toContain(
+      'the server object changed since it was checked; writing root_cas on top of the newer version',
+    );
+  });
+
+  it('then puts back root_cas a console edit changed, keeping the other field edited with them', async () => {
+    const { acp, adapter } = await harness({ acp: { ignoreIfMatch: true } });
+    await syncTrust(adapter, bundle);
+    acp.edit((o) => {
+      o.root_cas = pem[2]!;
+      o.name = 'renamed in the console';
+    });
+
+    const result = await syncTrust(adapter, bundle);
+
+    expect(result).toMatchObject({ changed: true });
+    expect(result.removed).toHaveLength(1);
+    expect(acp.serverObject()).toMatchObject({ name: 'renamed in the console', root_cas: bundle });
+  });
+
+  it('leaves a window of one GET-to-PUT turn-around, measured here', async () => {
+    const { acp, adapter } = await harness({ acp: { ignoreIfMatch: true } });
+    const windows: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const from = acp.requests.length;
+      await syncTrust(adapter, i % 2 === 0 ? bundle : pem[0]! + pem[2]!);
+      const traffic = acp.requests.slice(from).filter((r) => r.route !== 'token');
+      expect(traffic.map((r) => r.route)).toEqual(['get', 'get', 'put']);
+      windows.push(traffic[2]!.hrAt - traffic[1]!.hrAt);
+    }
+    windows.sort((a, b) => a - b);
+    const at = (q: number): number => windows[Math.min(windows.length - 1, Math.floor(q * windows.length))]!;
+    if (process.env.ACP_WINDOW_REPORT) {
+      process.stderr.write(
+        `GET→PUT window over ${windows.length} writes (ms): median ${at(0.5).toFixed(2)}, p95 ${at(0.95).toFixed(2)}, max ${windows.at(-1)!.toFixed(2)}\n`,
+      );
+    }
+    // Loopback: the turn-around is the adapter's own work (parse, guard, serialize), not the network.
+    expect(at(0.95)).toBeLessThan(100);
+  });
+});
+
+describe('Cloudentity adapter: redaction guard', () => {
+  it.each(['mask', 'empty', 'omit'] as const)(
+    'refuses to write back a server read with its secrets %s, names the fields, never the values',
+    async (how) => {
+      const { acp, adapter } = await harness({ acp: { redactSecrets: how } });
+      const stored = acp.serverObject();
+
+      const err = await failure(syncTrust(adapter, bundle));
+
+      expect(err).toBeInstanceOf(RedactedFieldsError);
+      expect(err).toMatchObject({ kind: 'redacted', retriable: false });
+      expect(err.message).toContain(
+        'the admin API returned redacted fields; writing the server back would reset them',
+      );
+      const fields = (err as RedactedFieldsError).fields;
+      expect(fields.some((f) => f.startsWith('secret: '))).toBe(true);
+      expect(fields.some((f) => f.startsWith('subject_identifier_algorithm_salt: '))).toBe(true);
+      expect(fields.filter((f) => f.startsWith('jwks.keys['))).toHaveLength(2);
+      expect(acp.requestsTo('put')).toHaveLength(0);
+      expect(acp.serverObject()).toEqual(stored);
+      for (const value of [stored.secret, stored.subject_identifier_algorithm_salt, acp.clientSecret]) {
+        expect(err.message).not.toContain(String(value));
+      }
+    },
+  );
+
+  it('a dry run of the same read reports the difference and the refusal, and writes nothing', async () => {
+    const { acp, adapter } = await harness({ acp: { redactSecrets: 'mask' } });
+    acp.edit((o) => (o.root_cas = pem[0]! + pem[2]!));
+
+    const diff = await diffTrust(adapter, bundle);
+
+    expect(diff.inSync).toBe(false);
+    expect(diff.added.map((c) => c.subject)).toEqual(['CN=TPP Root 2, O=Directory, C=BR']);
+    expect(diff.removed.map((c) => c.subject)).toEqual(['CN=TPP Root 3, O=Directory, C=BR']);
+    expect(diff.redacted).toEqual(expect.arrayContaining([expect.stringMatching(/^secret: masked/)]));
+    expect(acp.requestsTo('put')).toHaveLength(0);
+  });
+
+  it('lets a complete read through', async () => {
+    const { acp, adapter } = await harness();
+    expect((await adapter.readServer()).redacted).toEqual([]);
+    await syncTrust(adapter, bundle);
+    expect(acp.serverObject().root_cas).toBe(bundle);
   });
 });
 
@@ -346,7 +459,15 @@ describe('Cloudentity adapter: throttling, failures, timeouts', () => {
 
     await syncTrust(adapter, bundle);
 
-    expect(exchanges(acp)).toEqual(['token 200', 'get 503', 'get 200', 'put 500', 'put 500', 'put 200']);
+    expect(exchanges(acp)).toEqual([
+      'token 200',
+      'get 503',
+      'get 200',
+      'get 200',
+      'put 500',
+      'put 500',
+      'put 200',
+    ]);
     expect(acp.serverObject().root_cas).toBe(bundle);
   });
 

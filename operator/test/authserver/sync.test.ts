@@ -1,7 +1,12 @@
 // syncTrust's comparison: certificate sets by DER SHA-256, never text.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { AuthorizationServerError, syncTrust, type AuthorizationServer } from '../../src/authserver/index.ts';
+import {
+  AuthorizationServerError,
+  diffTrust,
+  syncTrust,
+  type AuthorizationServer,
+} from '../../src/authserver/index.ts';
 import { OpenSSL, type TestCert } from '../support/openssl.ts';
 
 /** An authorization server held in memory: what syncTrust reads and what it writes. */
@@ -114,5 +119,49 @@ describe('syncTrust', () => {
     const key = ssl.key('ec:P-256');
     await expect(syncTrust(server, a.pem + key)).rejects.toThrow(/private key/);
     expect(server.writes).toEqual([]);
+  });
+});
+
+describe('diffTrust (dry run)', () => {
+  const ref = (cert: TestCert, n: number) => ({ subject: `CN=Sync CA ${n}`, sha256: fingerprint(cert.der) });
+
+  it('names what would be added and removed, by subject and SHA-256, and writes nothing', async () => {
+    const server = new MemoryServer(b.pem + c.pem);
+    const diff = await diffTrust(server, a.pem + b.pem);
+    expect(diff).toEqual({
+      inSync: false,
+      added: [ref(a, 1)],
+      removed: [ref(c, 3)],
+      certificates: [ref(a, 1), ref(b, 2)],
+    });
+    expect(server.writes).toEqual([]);
+    expect(server.reads).toBe(1);
+  });
+
+  it('is in sync when the server holds the same set in another order', async () => {
+    const server = new MemoryServer(`${b.pem}\n${a.pem}`);
+    expect(await diffTrust(server, a.pem + b.pem)).toMatchObject({ inSync: true, added: [], removed: [] });
+  });
+
+  it('says why the server value is unreadable, and that a write would replace it whole', async () => {
+    const server = new MemoryServer(`notes\n${a.pem}`);
+    const diff = await diffTrust(server, a.pem);
+    expect(diff.inSync).toBe(false);
+    expect(diff.previousUnreadable).toMatch(/text before the first PEM block/);
+    expect(server.writes).toEqual([]);
+  });
+
+  it('carries the guard findings when the server has them, only when a write would be needed', async () => {
+    const server = Object.assign(new MemoryServer(b.pem), {
+      readServer: async () => ({ rootCAs: server.trust, redacted: ['secret: masked'] }),
+    });
+    expect((await diffTrust(server, a.pem)).redacted).toEqual(['secret: masked']);
+    expect(await diffTrust(server, b.pem)).not.toHaveProperty('redacted');
+  });
+
+  it('refuses an empty bundle as syncTrust does', async () => {
+    await expect(diffTrust(new MemoryServer(a.pem), '')).rejects.toThrow(
+      /not pushing the bundle: source bundle: no PEM block/,
+    );
   });
 });
