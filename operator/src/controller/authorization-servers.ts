@@ -2,7 +2,6 @@
 // (administrators' objects), one bundle per server, and the operator pushes the bundle to each
 // in Enforce mode, or only reports the difference in DryRun. Each server's status says what was
 // last done to it. Nothing here takes a URL or a credential from a TrustBundle.
-import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   AS_PATH,
@@ -20,9 +19,7 @@ import {
   type TrustBundle,
 } from '../api/v1alpha1.ts';
 import type { AuthorizationServerPool } from '../authserver/index.ts';
-import { AuthorizationServerError, syncTrust } from '../authserver/index.ts';
-import { sha256Fingerprint } from '../bundle/certificate.ts';
-import { readPem } from '../bundle/pem.ts';
+import { AuthorizationServerError, diffTrust, syncTrust } from '../authserver/index.ts';
 import type { Bundle } from '../bundle/types.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -66,21 +63,9 @@ const olderFirst = (a: TrustBundle, b: TrustBundle): number => {
   return ta - tb || (a.metadata.name! < b.metadata.name! ? -1 : 1);
 };
 
-/** The certificates of a PEM text, by SHA-256, each named as the difference names it. */
-function described(pem: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const c of readPem({ name: 'trust', content: pem }).certificates) {
-    const fp = sha256Fingerprint(c.der);
-    let subject = '(unparsable)';
-    try {
-      subject = new X509Certificate(c.der).subject.replace(/\n/g, ', ');
-    } catch {
-      /* named by its fingerprint only */
-    }
-    out.set(fp, `${subject} sha256:${fp}`);
-  }
-  return out;
-}
+/** A certificate as the difference names it: subject and SHA-256 (lower-case hex, as bundle hashes). */
+const described = (c: { subject: string; sha256: string }): string =>
+  `${c.subject} sha256:${c.sha256.replace(/:/g, '').toLowerCase()}`;
 
 export class AuthorizationServerTargets {
   readonly reflector: Reflector<AuthorizationServer, AuthorizationServer>;
@@ -207,11 +192,14 @@ export class AuthorizationServerTargets {
         cloudentity: cloudentityTargetOf(as, this.o.boundary.trustNamespace),
       });
       if (dryRun) {
-        const held = described(await server.readTrust());
-        const wanted = described(bundle.pem);
-        const added = [...wanted].filter(([f]) => !held.has(f)).map(([, d]) => d);
-        const removed = [...held].filter(([f]) => !wanted.has(f)).map(([, d]) => d);
-        const message = `${id} (DryRun): the bundle would add ${added.length} and remove ${removed.length} certificates; nothing was written`;
+        const diff = await diffTrust(server, bundle.pem);
+        const added = diff.added.map(described);
+        const removed = diff.removed.map(described);
+        const message =
+          `${id} (DryRun): the bundle would add ${added.length} and remove ${removed.length} certificates; nothing was written` +
+          (diff.redacted
+            ? `; Enforce would be refused: the admin API returned redacted fields (${diff.redacted.join(', ')})`
+            : '');
         if (prev?.bundleHash !== bundle.hash || prev.message !== message)
           this.o.events.record(event, 'Normal', 'DryRun', message);
         await this.writeStatus(
@@ -225,7 +213,7 @@ export class AuthorizationServerTargets {
           now,
           [
             ['Connected', 'True', 'Read', 'token obtained and server read'],
-            ['Ready', added.length + removed.length === 0 ? 'True' : 'False', 'DryRun', message],
+            ['Ready', diff.inSync ? 'True' : 'False', 'DryRun', message],
           ],
         );
         return { status: { ...base, state: 'Pending', bundleHash: bundle.hash, message } };
