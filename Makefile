@@ -64,6 +64,10 @@ demo-down: ## stop everything the demo started
 clean: cluster-down ## remove build output (the tool cache in ~/.cache stays)
 	rm -rf operator/dist coverage bench-results .demo
 
+.PHONY: audit
+audit: node_modules/.installed ## npm audit of the runtime dependencies (what the image ships)
+	npm audit --omit=dev
+
 .PHONY: manifests
 manifests: node_modules/.installed ## copy the generated CRD into the chart and render deploy/ from the chart
 	deploy/render.sh

@@ -15,6 +15,8 @@ import { readPasswordFile, STDIO, writeFileAtomic } from './files.ts';
 import { POLICY_HELP, POLICY_OPTIONS, policyFlags } from './policy-flags.ts';
 import { problemLine, summaryLine } from './report.ts';
 import { readSources } from './sources.ts';
+import { renderTemplate } from './template.ts';
+import { readFile } from 'node:fs/promises';
 
 async function password(p: Parsed, format: OutputFormat): Promise<string | undefined> {
   const inline = optionalString(p, 'password');
@@ -36,7 +38,13 @@ async function password(p: Parsed, format: OutputFormat): Promise<string | undef
   return value;
 }
 
-function render(bundle: Bundle, format: OutputFormat, pass: string | undefined): string | Buffer {
+function render(
+  bundle: Bundle,
+  format: OutputFormat,
+  pass: string | undefined,
+  template: string | undefined,
+): string | Buffer {
+  if (template !== undefined) return renderTemplate(template, bundle);
   if (format === 'helm-value') return toHelmValue(bundle);
   if (format === 'pkcs12') return toPkcs12(bundle, pass!);
   return bundle.pem;
@@ -58,6 +66,9 @@ Options:
                              apitraffic.ingressMtlsRootCa) or pkcs12 (Java truststore)
   --password P               PKCS#12 password (visible to other local users; prefer a file)
   --password-file F          read the PKCS#12 password from the first line of F
+  --template FILE            render FILE (Handlebars) instead of a format: {{pem}}, {{base64}},
+                             {{hash}}, {{crl}}, {{#each certificates}}{{subject}} {{notAfter}}
+                             {{fingerprintSHA256}} {{pem}}{{/each}}; an unknown name is an error
   -h, --help                 show this help
 
 ${POLICY_HELP}
@@ -71,12 +82,17 @@ Exit status: 0 written, 1 rejected by the policy or not written, 2 usage error.`
         format: { type: 'string' },
         password: { type: 'string' },
         'password-file': { type: 'string' },
+        template: { type: 'string' },
         ...POLICY_OPTIONS,
       },
       true,
     );
     const out = requiredString(p, 'out');
     const format = oneOf(p, 'format', OUTPUT_FORMATS) ?? 'pem';
+    const templateFile = optionalString(p, 'template');
+    if (templateFile !== undefined && p.values.format !== undefined)
+      throw new UsageError('give --format or --template, not both');
+    const template = templateFile === undefined ? undefined : await readFile(templateFile, 'utf8');
     const pass = await password(p, format);
     const { policy, now } = policyFlags(p);
     const sources = await readSources(p.positionals, resolvePolicy(policy).maxInputBytes);
@@ -87,14 +103,14 @@ Exit status: 0 written, 1 rejected by the policy or not written, 2 usage error.`
       return EXIT.rejected;
     }
     try {
-      await writeFileAtomic(out, render(report.bundle, format, pass));
+      await writeFileAtomic(out, render(report.bundle, format, pass, template));
     } catch (err) {
       writeErr(`error: ${err instanceof Error ? err.message : String(err)}; ${out} left unchanged`);
       return EXIT.rejected;
     }
     const n = report.bundle.certificates.length;
     writeErr(
-      `wrote ${n} certificate${n === 1 ? '' : 's'} (${format}) to ${out === STDIO ? 'stdout' : out}, bundle ${report.bundle.hash}`,
+      `wrote ${n} certificate${n === 1 ? '' : 's'} (${template === undefined ? format : `template ${templateFile}`}) to ${out === STDIO ? 'stdout' : out}, bundle ${report.bundle.hash}`,
     );
     return EXIT.ok;
   },

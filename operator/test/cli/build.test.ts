@@ -243,3 +243,50 @@ describe('trustbundle build: writing', () => {
     expect(r.stderr).toMatch(/cannot write no\/such\/dir\/ca\.crt: ENOENT/);
   });
 });
+
+describe('trustbundle build --template', () => {
+  test('renders any text format from the bundle (an Axway values fragment), the PEM openssl reads back', () => {
+    write(
+      dir,
+      'values.hbs',
+      'apitraffic:\n  ingressMtlsRootCa: {{base64}}\n# {{hash}}\n{{#each certificates}}# {{subject}} until {{notAfter}}\n{{/each}}',
+    );
+    const r = trustbundle(
+      ['build', 'ca1.pem', 'ca2.pem', '--template', 'values.hbs', '--out', 'values.yaml'],
+      opts,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/wrote 2 certificates \(template values\.hbs\)/);
+    const out = readFileSync(`${dir}/values.yaml`, 'utf8');
+    const value = /ingressMtlsRootCa: (\S+)/.exec(out)![1]!;
+    const pem = Buffer.from(value, 'base64').toString();
+    expect(certCount(pem)).toBe(2);
+    expect(out).toMatch(/# .*CN=Banco Um Root until \d{4}-\d\d-\d\dT/);
+    expect(out).toMatch(/# sha256:[0-9a-f]{64}/);
+  });
+
+  test('each certificate’s own PEM is a certificate openssl parses', () => {
+    write(dir, 'each.hbs', '{{#each certificates}}{{pem}}{{/each}}');
+    expect(trustbundle(['build', 'ca2.pem', '--template', 'each.hbs', '--out', 'each.pem'], opts).code).toBe(
+      0,
+    );
+    const pem = readFileSync(`${dir}/each.pem`, 'utf8');
+    expect(openssl(['x509', '-noout', '-subject'], { input: pem }).stdout).toMatch(/Banco Dois Root/);
+  });
+
+  test('an unknown name in the template is an error and the output is left unchanged', () => {
+    write(dir, 'typo.hbs', '{{pme}}');
+    writeFileSync(`${dir}/kept.txt`, 'before');
+    const r = trustbundle(['build', 'ca1.pem', '--template', 'typo.hbs', '--out', 'kept.txt'], opts);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/"pme" not defined/);
+    expect(readFileSync(`${dir}/kept.txt`, 'utf8')).toBe('before');
+  });
+
+  test('--format and --template together are a usage error', () => {
+    write(dir, 'x.hbs', '{{pem}}');
+    expect(
+      trustbundle(['build', 'ca1.pem', '--template', 'x.hbs', '--format', 'pem', '--out', '-'], opts).code,
+    ).toBe(2);
+  });
+});
