@@ -2,7 +2,7 @@
 // where the owner of the thing acted upon agreed. Every request the operator sends goes through a
 // recording proxy, so "never read" is checked against what really reached the API server.
 import { jest } from '@jest/globals';
-import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { KubectlError } from './harness/kube.ts';
 import {
@@ -19,6 +19,7 @@ import {
   RecordingProxy,
   type ProxyRecord,
 } from './support/faults.ts';
+import { generateTlsMaterial } from './support/acp-tls.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
 import { applyBundle, condition, deleteBundle, getBundle, waitForBundle } from './support/trustbundles.ts';
 import { applyWorkload, templateHash } from './support/workloads.ts';
@@ -37,7 +38,8 @@ const bundles: string[] = [];
 const servers: string[] = [];
 
 /** A listener standing in for an attacker's endpoint: it counts what it receives. */
-const listener = { hits: [] as string[], server: undefined as http.Server | undefined, url: '' };
+const listener = { hits: [] as string[], server: undefined as https.Server | undefined, url: '' };
+const tls = generateTlsMaterial('listener');
 
 const bundleName = (what: string): string => {
   const name = `boundary-${what}-${suffix}`;
@@ -86,12 +88,12 @@ beforeAll(async () => {
     username: 'payments',
     password: 'S3cr3t-payments-db',
   });
-  listener.server = http.createServer((req, res) => {
+  listener.server = https.createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
     listener.hits.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
     res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
   });
   await new Promise<void>((r) => listener.server!.listen(0, '127.0.0.1', r));
-  listener.url = `http://127.0.0.1:${(listener.server!.address() as AddressInfo).port}`;
+  listener.url = `https://127.0.0.1:${(listener.server!.address() as AddressInfo).port}`;
   proxy = await RecordingProxy.start('boundary', requests, true);
   op = await OperatorProcess.start({
     env: {
@@ -162,19 +164,31 @@ describe('authorization-server credentials go only where an administrator pointe
       client_id: 'operator-client',
       client_secret: 'trust-ns-secret',
     });
+    await declareSecret(trust, 'acp-ca', { 'ca.crt': tls.caPem });
     const server = `boundary-listener-${suffix}`;
     servers.push(server);
     await declareAuthorizationServer(server, {
-      cloudentity: { url: listener.url, tenant: 't', server: 's', credentialsSecret: { name: 'acp-admin' } },
+      cloudentity: {
+        url: listener.url,
+        tenant: 't',
+        server: 's',
+        credentialsSecret: { name: 'acp-admin' },
+        caSecret: { name: 'acp-ca' },
+      },
     });
     const name = bundleName('admin-server');
     await applyBundle(name, {
       sources: [{ inline: ca1.pem }],
       targets: { authorizationServers: [{ name: server }] },
     });
-    await waitFor('the listener to be asked for a token', () => listener.hits.length > 0, {
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      'the listener to be asked for a token',
+      async (seen) => {
+        seen((await getBundle(name))?.status?.targets?.authorizationServers);
+        return listener.hits.length > 0;
+      },
+      { timeoutMs: 30_000 },
+    );
     const basic = Buffer.from('operator-client:trust-ns-secret').toString('base64');
     expect(listener.hits.some((h) => h.includes(basic))).toBe(true);
     expect(listener.hits.join('\n')).not.toContain(
