@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanupTestNamespaces, createTestNamespace, uniqueSuffix } from './harness/kube.ts';
+import { cleanupTestNamespaces, createTestNamespace, uniqueSuffix, waitFor } from './harness/kube.ts';
 import { curlRequest, requestWithBoth, type HttpAnswer } from './support/enforcement.ts';
 import { installCrds, OperatorProcess, readRepoFile } from './support/operator.ts';
 import {
@@ -34,6 +34,7 @@ import {
   ensureTraefik,
   exampleObjects,
   installTraefikCrds,
+  type TraefikRouter,
 } from './support/traefik.ts';
 import {
   TraefikLane,
@@ -59,6 +60,7 @@ let traefikPid: number | undefined;
 const logs: string[] = [];
 const results: CheckResult[] = [];
 const beforeSecret: { client: ClientName; answers: HttpAnswer[] }[] = [];
+let routerBeforeSecret: TraefikRouter;
 
 beforeAll(async () => {
   const t0 = Date.now();
@@ -104,7 +106,10 @@ beforeAll(async () => {
   op = await OperatorProcess.start();
   world = { names, pki, endpoint: traefik.endpoint, log: (line) => logs.push(line) };
   lane = new TraefikLane(world);
-  // The operator has nothing to write yet: Traefik serves the route with a TLSOption whose Secret is missing.
+  // No TrustBundle yet, so no Secret: Traefik has loaded the route, with a TLSOption it cannot build.
+  routerBeforeSecret = await waitFor('Traefik to load the IngressRoute', async () =>
+    (await traefik.routers()).find((r) => r.name.includes('apitraffic')),
+  );
   for (const client of ['TPP1', 'no certificate'] as const) {
     beforeSecret.push({
       client,
@@ -145,7 +150,10 @@ const alerts = (a: HttpAnswer[]) => a.map((x) => tlsAlert(x) ?? `no alert: ${x.s
 
 test('before the operator has created the Secret, Traefik admits nobody on the mTLS route', () => {
   const got = beforeSecret.map(({ client, answers: a }) => [client, describeTraefikAnswers(a, pki, client)]);
-  logs.push(`before the Secret exists: ${got.map(([c, g]) => `${c}: ${g}`).join('; ')}`);
+  logs.push(
+    `before the Secret exists: router ${routerBeforeSecret.status} ${JSON.stringify(routerBeforeSecret.error ?? [])}; ` +
+      got.map(([c, g]) => `${c}: ${g}`).join('; '),
+  );
   for (const [, g] of got) expect(g).not.toBe('200');
 });
 

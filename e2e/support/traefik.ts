@@ -3,7 +3,7 @@
 // RBAC of docs/examples/traefik/rbac.yaml. It serves docs/examples/traefik/mtls.yaml: client
 // certificates verified against the Secret the operator writes, the verified certificate passed to
 // a backend that echoes it. Nothing of the project sits between the Secret and the handshake.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -135,6 +135,14 @@ export class EchoBackend {
   }
 }
 
+export interface TraefikRouter {
+  name: string;
+  rule: string;
+  status: string;
+  error?: string[];
+  tls?: { options?: string };
+}
+
 export interface TraefikOptions {
   /** Configuration, token, logs and the server certificate's CA. */
   dir: string;
@@ -145,13 +153,6 @@ export interface TraefikOptions {
   logLevel?: string;
   log?: (line: string) => void;
 }
-
-const run = (file: string, args: string[]): Promise<string> =>
-  new Promise((resolve, reject) =>
-    execFile(file, args, { timeout: 15_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${file}: ${stderr.trim() || err.message}`)) : resolve(stdout),
-    ),
-  );
 
 export class Traefik {
   readonly lines: string[] = [];
@@ -200,18 +201,19 @@ export class Traefik {
     if (cluster.caData) writeFileSync(caFile, Buffer.from(cluster.caData, 'base64'));
     else if (cluster.caFile) writeFileSync(caFile, readFileSync(cluster.caFile));
     const tokenFile = join(o.dir, 'token');
-    const kubectlBin = process.env.KUBECTL ?? 'kubectl';
-    const token = await run(kubectlBin, [
-      'create', 'token', o.serviceAccount.name, '-n', o.serviceAccount.namespace, '--duration=4h',
-    ]); // prettier-ignore
+    const { name, namespace } = o.serviceAccount;
+    const token = await kubectl(['create', 'token', name, '-n', namespace, '--duration=4h']);
     writeFileSync(tokenFile, token.trim(), { mode: 0o600 });
     const args = [
       `--entryPoints.websecure.address=127.0.0.1:${t.port}`,
       `--entryPoints.traefik.address=127.0.0.1:${t.pingPort}`,
       '--ping=true',
+      // Its API (routers and their errors) on the same loopback-only entry point as the ping.
+      '--api.insecure=true',
       '--global.checkNewVersion=false',
       '--global.sendAnonymousUsage=false',
       `--log.level=${o.logLevel ?? 'INFO'}`,
+      '--log.noColor=true',
       '--providers.kubernetescrd=true',
       `--providers.kubernetescrd.endpoint=${cluster.server}`,
       `--providers.kubernetescrd.token=${tokenFile}`,
@@ -238,6 +240,13 @@ export class Traefik {
       { timeoutMs: 30_000, intervalMs: 100 },
     );
     return t;
+  }
+
+  /** The HTTP routers Traefik has loaded, as its API shows them (name, status, error). */
+  async routers(): Promise<TraefikRouter[]> {
+    const res = await fetch(`http://127.0.0.1:${this.pingPort}/api/http/routers`);
+    if (res.status !== 200) throw new Error(`Traefik's API: HTTP ${res.status}`);
+    return (await res.json()) as TraefikRouter[];
   }
 
   /** Traefik's own log lines at level ERR (or worse). */
