@@ -210,6 +210,7 @@ export class Traefik {
       '--ping=true',
       // Its API (routers and their errors) on the same loopback-only entry point as the ping.
       '--api.insecure=true',
+      '--api.dashboard=false',
       '--global.checkNewVersion=false',
       '--global.sendAnonymousUsage=false',
       `--log.level=${o.logLevel ?? 'INFO'}`,
