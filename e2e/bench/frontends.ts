@@ -88,7 +88,7 @@ export const frontendsBenchmark: Benchmark = {
         }),
         ...backendObjects(apim, tls, echo.port),
       ]);
-      await applyWorkload('Deployment', ingress, 'ingress', { replicas: 1 });
+      await applyWorkload('Deployment', ingress, 'ingress', { replicas: 1, restartOn: 'bench-nginx' });
       const traefik = await Traefik.start({
         dir: join(work, 'traefik'),
         namespace: apim,
