@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local control plane (kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, etcd, kwok) and optional tools (helm, trust-manager) from the Go module proxy and
-# caches them by version outside the repository. A cached version is never rebuilt.
+# kubectl, etcd, kwok) and optional tools (helm, trust-manager, traefik) from the Go module proxy
+# and caches them by version outside the repository. A cached version is never rebuilt.
 #
-#   hack/build-tools.sh [plane] [helm] [trust-manager]     (default: plane)
+#   hack/build-tools.sh [plane] [helm] [trust-manager] [traefik]     (default: plane)
 . "$(dirname "$0")/lib.sh"
 
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
@@ -108,6 +108,36 @@ build_trust_manager() {
   finish "$out"
 }
 
+# Traefik's main package cannot be `go install`ed: its go.mod has replace and exclude directives,
+# which only apply in the main module. A wrapper module copies them and builds cmd/traefik.
+build_traefik() {
+  local out="$TRAEFIK_BIN" v="$TRAEFIK_VERSION" m=github.com/traefik/traefik/v3
+  built "$out" && { log "traefik $v: cached in $out"; return; }
+  local w="$CACHE_ROOT/build/traefik-$v"
+  rm -rf "$w" "$out"; mkdir -p "$w" "$out"
+  (
+    cd "$w"
+    go mod init local/traefikbin >/dev/null 2>&1
+    local gm dir
+    gm=$(go mod download -json "$m@$v" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+    [ -n "$gm" ] || die "could not download $m@$v from the Go module proxy"
+    # Single-line `replace a => b v` and `exclude a v`, and the same inside ( ) blocks.
+    awk '/^replace \(/{r=1;next} /^exclude \(/{e=1;next} /^\)/{r=0;e=0;next} $1 ~ /^\/\//{next}
+         r || /^replace / {sub(/^replace /,""); if ($2=="=>") print "-replace=" $1 "=" $3 "@" $4}
+         e || /^exclude / {sub(/^exclude /,""); if (NF==2) print "-exclude=" $1 "@" $2}' "$gm" > directives
+    [ -s directives ] && xargs go mod edit < directives
+    go mod edit "-require=$m@$v"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/traefik"\n' "$m" > tools.go
+    step "traefik $v: resolve modules" quiet go mod tidy
+    step "traefik $v: build" go build -trimpath -ldflags "-s -w -X $m/pkg/version.Version=$v" \
+      -o "$out/traefik" "$m/cmd/traefik"
+    dir=$(go mod download -json "$m@$v" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+    cp "$dir/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml" "$out/crds.yaml" ||
+      die "traefik $v: CRD definitions not found in the module"
+  )
+  finish "$out"
+}
+
 mkdir -p "$CACHE_ROOT"
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(plane)
 for t in "${targets[@]}"; do
@@ -115,7 +145,8 @@ for t in "${targets[@]}"; do
     plane) build_etcd; build_kwok; build_k8s ;;
     helm) build_helm ;;
     trust-manager) build_trust_manager ;;
-    *) die "unknown target '$t' (plane, helm, trust-manager)" ;;
+    traefik) build_traefik ;;
+    *) die "unknown target '$t' (plane, helm, trust-manager, traefik)" ;;
   esac
 done
 log "tools ready in $CACHE_ROOT"

@@ -6,6 +6,7 @@
 #                       Exits non-zero when a check differs; what it started keeps running.
 #   hack/demo.sh down   stops everything `up` started (also what a crashed or interrupted run left).
 #
+# DEMO_TRAEFIK=1 also runs a real Traefik that reads the same Secret (docs/demo.md).
 # Ctrl-C during `up` stops everything too. State and logs: .demo/ (the control plane's logs:
 # .cluster/demo/logs/).
 . "$(dirname "$0")/lib.sh"

@@ -6,6 +6,9 @@
 //                             operator, nginx and the sync step that plays kubelet + controller
 //   node hack/demo.ts down    stops the background services
 //
+// DEMO_TRAEFIK=1 adds the Traefik lane: a real Traefik (built once by hack/build-tools.sh traefik)
+// reads the same Secret through the API server itself, and every scenario is checked on both
+// frontends (docs/examples/traefik/).
 // hack/demo.sh starts and stops the control plane around these (CLUSTER_DIR=.cluster/demo).
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -32,6 +35,15 @@ import { freePort, Nginx } from '../e2e/support/nginx.ts';
 import { declareAuthorizationServer } from '../e2e/support/faults.ts';
 import { installCrds } from '../e2e/support/operator.ts';
 import {
+  EchoBackend,
+  Traefik,
+  backendObjects,
+  ensureTraefik,
+  exampleObjects,
+  installTraefikCrds,
+} from '../e2e/support/traefik.ts';
+import { TraefikLane } from '../e2e/support/traefik-lane.ts';
+import {
   SCENARIOS,
   applyObjects,
   caSecrets,
@@ -53,6 +65,7 @@ const FILES = {
   operatorLog: join(DEMO, 'operator.log'),
   acp: join(DEMO, 'acp.json'),
   ingress: join(DEMO, 'ingress.json'),
+  traefik: join(DEMO, 'traefik.json'),
   bundle: join(DEMO, 'tpp-roots.yaml'),
 };
 /** The names of docs/examples/tpp-roots.yaml; only ACP's address differs (the stand-in's). */
@@ -63,6 +76,18 @@ const NAMES: Omit<RunbookNames, 'acp'> = {
   ingress: { namespace: 'ingress-nginx', name: 'ingress-nginx-controller' },
 };
 const SYSTEM_NAMESPACE = 'trustbundle-system';
+const WITH_TRAEFIK = process.env.DEMO_TRAEFIK === '1';
+const TRAEFIK_NAMESPACE = 'traefik';
+const TRAEFIK_DIR = join(DEMO, 'traefik');
+
+/** Where the Traefik lane listens (written by serve). */
+interface TraefikInfo {
+  url: string;
+  host: string;
+  port: number;
+  serverCaFile: string;
+  pid: number;
+}
 /** In the environment of every process the demo starts, so `down` finds them after a crash. */
 const DEMO_MARKER = `TRUSTBUNDLE_DEMO=${DEMO}`;
 
@@ -121,9 +146,12 @@ async function up(): Promise<number> {
     replicas: 2,
     restartOn: NAMES.bundle,
   });
+  const backendPort = WITH_TRAEFIK ? await prepareTraefik() : 0;
 
-  log('starting the stand-in ACP, the operator and nginx in the background (logs in .demo/)');
-  await startServe();
+  log(
+    `starting the stand-in ACP, the operator, nginx${WITH_TRAEFIK ? ' and Traefik' : ''} in the background (logs in .demo/)`,
+  );
+  await startServe(backendPort);
   const acp = readJson<AcpInfo>(FILES.acp);
   await applyObjects([
     secret('acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }),
@@ -145,22 +173,60 @@ async function up(): Promise<number> {
   writeFileSync(FILES.bundle, yaml.dump(trustBundle(names, SCENARIOS[0]!.sources!(names, pki))));
   log(`the first scenario applies the sample TrustBundle: .demo/tpp-roots.yaml`);
 
+  const traefik = WITH_TRAEFIK ? readJson<TraefikInfo>(FILES.traefik) : undefined;
+  const lane = traefik && new TraefikLane({ names, pki, endpoint: traefik, log: (line) => log(line) });
   const results = await runRunbook({
     names,
     pki,
     ingress: async () => readJson<IngressState>(FILES.ingress),
     acpRootCas: () => acpRootCas(acp),
     log: (line) => log(line),
+    ...(lane ? { lanes: [lane] } : {}),
   });
   const failed = results.filter((r) => !r.ok).length;
   process.stdout.write(`\n${formatResults(results)}\n\n${await summary(names.bundle)}\n\n`);
+  if (lane) {
+    const times = lane.enforcements.map((e) => `  ${(e.ms / 1000).toFixed(2)} s  ${e.scenario}`);
+    process.stdout.write(
+      `edit → Traefik enforces (it watches the Secret; no rollout):\n${times.join('\n')}\n\n`,
+    );
+  }
   process.stdout.write(
     failed === 0
       ? `Every check as expected (${results.length}).\n\n`
       : `${failed} of ${results.length} checks differ from the expectation.\n\n`,
   );
-  process.stdout.write(howToPlay(names.bundle, readJson<IngressState>(FILES.ingress)));
+  process.stdout.write(howToPlay(names.bundle, readJson<IngressState>(FILES.ingress), traefik));
   return failed === 0 ? 0 : 1;
+}
+
+/**
+ * Builds Traefik once (cached), installs its CRDs, and applies docs/examples/traefik/ (RBAC,
+ * TLSOption, Middleware, IngressRoute; host localhost) with the server certificate and the
+ * backend's Service. Returns the backend's port, for serve.
+ */
+async function prepareTraefik(): Promise<number> {
+  log(
+    'Traefik lane: building Traefik unless cached (hack/build-tools.sh traefik; 10–20 minutes the first time)',
+  );
+  await ensureTraefik();
+  await installTraefikCrds();
+  const backendPort = await freePort();
+  const tls = await Traefik.serverCertificate(TRAEFIK_DIR);
+  await applyObjects([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: TRAEFIK_NAMESPACE } },
+    ...exampleObjects({
+      namespace: NAMES.target.namespace,
+      traefikNamespace: TRAEFIK_NAMESPACE,
+      host: 'localhost',
+      backendPort,
+    }),
+    ...backendObjects(NAMES.target.namespace, tls, backendPort),
+  ]);
+  log(
+    `Traefik lane: docs/examples/traefik/ applied in ${NAMES.target.namespace}, ServiceAccount ${TRAEFIK_NAMESPACE}/traefik`,
+  );
+  return backendPort;
 }
 
 /** `kubectl get tb` and the TrustBundle's conditions. */
@@ -178,7 +244,7 @@ async function summary(bundle: string): Promise<string> {
   ].join('\n');
 }
 
-function howToPlay(bundle: string, ingress: IngressState): string {
+function howToPlay(bundle: string, ingress: IngressState, traefik?: TraefikInfo): string {
   const path = process.env.KUBECTL ? ` PATH=${dirname(process.env.KUBECTL)}:$PATH` : '';
   const ca = relative(REPO_ROOT, ingress.serverCaFile);
   return `Still running (stop everything with: make demo-down):
@@ -188,7 +254,7 @@ function howToPlay(bundle: string, ingress: IngressState): string {
   curl --cacert ${ca} --cert .demo/pki/tpp1.crt --key .demo/pki/tpp1.key ${ingress.url}
   curl --cacert ${ca} --cert .demo/pki/tpp3.crt --key .demo/pki/tpp3.key ${ingress.url}   # revoked by CA1: 400
   curl --cacert ${ca} ${ingress.url}   # no certificate: 400
-  logs: .demo/operator.log, .demo/serve.log, .demo/nginx/logs/
+${traefik ? `  curl --cacert ${relative(REPO_ROOT, traefik.serverCaFile)} --cert .demo/pki/tpp1.crt --key .demo/pki/tpp1.key ${traefik.url}   # Traefik\n` : ''}  logs: .demo/operator.log, .demo/serve.log, .demo/nginx/logs/
 `;
 }
 
@@ -214,13 +280,17 @@ function secret(name: string, stringData: Record<string, string>): object {
 }
 
 /** Starts `serve` in its own session (Ctrl-C in the terminal does not reach it; `down` stops it). */
-async function startServe(): Promise<void> {
+async function startServe(traefikBackendPort: number): Promise<void> {
   const out = openSync(FILES.serveLog, 'a');
   const child = spawn(process.execPath, [join(REPO_ROOT, 'hack', 'demo.ts'), 'serve'], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', out, out],
-    env: { ...process.env, TRUSTBUNDLE_DEMO: DEMO },
+    env: {
+      ...process.env,
+      TRUSTBUNDLE_DEMO: DEMO,
+      ...(traefikBackendPort ? { DEMO_TRAEFIK_BACKEND_PORT: String(traefikBackendPort) } : {}),
+    },
   });
   closeSync(out);
   writeFileSync(FILES.pid, `${child.pid}\n`);
@@ -355,6 +425,22 @@ async function serve(): Promise<void> {
     });
     stops.push(() => sync.stop());
     log(`nginx will listen on ${nginx.url} once the operator has rolled ${ref(NAMES.ingress)}`);
+
+    const backendPort = Number(process.env.DEMO_TRAEFIK_BACKEND_PORT ?? 0);
+    if (backendPort) {
+      const echo = await EchoBackend.start(backendPort);
+      stops.push(() => echo.stop());
+      const traefik = await Traefik.start({
+        dir: TRAEFIK_DIR,
+        namespace: NAMES.target.namespace,
+        serviceAccount: { namespace: TRAEFIK_NAMESPACE, name: 'traefik' },
+        log,
+      });
+      stops.push(() => traefik.stop());
+      const info: TraefikInfo = { url: traefik.url, ...traefik.endpoint, pid: traefik.pid! };
+      writeFileSync(FILES.traefik, JSON.stringify(info, null, 2) + '\n');
+      log(`Traefik on ${traefik.url}, reading ${ref(NAMES.target)} through the API server`);
+    }
 
     const ready: ServeInfo = {
       pid: process.pid,

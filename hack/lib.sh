@@ -10,6 +10,7 @@ ETCD_BIN="$CACHE_ROOT/etcd-$ETCD_VERSION"
 KWOK_BIN="$CACHE_ROOT/kwok-$KWOK_VERSION"
 HELM_BIN="$CACHE_ROOT/helm-$HELM_VERSION"
 TM_BIN="$CACHE_ROOT/trust-manager-$TRUST_MANAGER_VERSION"
+TRAEFIK_BIN="$CACHE_ROOT/traefik-$TRAEFIK_VERSION"
 START_TS=$(date +%s)
 
 log() { printf '[%s +%ss] %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - START_TS))" "$*" >&2; }

@@ -12,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   engine: async () => (await import('./engine.ts')).engineBenchmark,
   latency: async () => (await import('./latency.ts')).latencyBenchmark,
   scale: async () => (await import('./scale.ts')).scaleBenchmark,
+  frontends: async () => (await import('./frontends.ts')).frontendsBenchmark,
 };
 
 function machine(): Record<string, unknown> {

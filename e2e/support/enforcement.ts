@@ -226,6 +226,8 @@ export interface HttpAnswer {
   reason?: string;
   /** The headers the ingress passed upstream, as the echoing backend returned them. */
   upstream?: {
+    /** Traefik passes only a certificate it verified (RequireAndVerifyClientCert) and no verdict. */
+    forwardedBy?: 'traefik';
     verify?: string;
     subjectDN?: string;
     issuerDN?: string;
@@ -251,6 +253,9 @@ export function parseHttpResponse(tool: ClientTool, raw: string): HttpAnswer {
   if (title) answer.reason = title[1]!;
   const header = (name: string): string | undefined =>
     new RegExp(`^${name}: (.*)$`, 'm').exec(raw)?.[1]?.trim() || undefined;
+  const forwarded = header('x-forwarded-tls-client-cert');
+  if (forwarded !== undefined)
+    answer.upstream = { forwardedBy: 'traefik', certPem: traefikCertPem(forwarded) };
   const verify = header('ssl-client-verify');
   if (verify !== undefined) {
     const cert = header('ssl-client-cert');
@@ -262,6 +267,12 @@ export function parseHttpResponse(tool: ClientTool, raw: string): HttpAnswer {
     };
   }
   return answer;
+}
+
+/** Traefik's X-Forwarded-Tls-Client-Cert (PEM bodies without armour, URL-escaped, comma-separated): the first, as PEM. */
+export function traefikCertPem(header: string): string {
+  const body = decodeURIComponent(header.split(',')[0]!).replace(/\s+/g, '');
+  return `-----BEGIN CERTIFICATE-----\n${body.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
 }
 
 function execText(

@@ -74,6 +74,41 @@ function writeAtomic(path: string, text: string, mode = 0o644): void {
   renameSync(tmp, path);
 }
 
+/**
+ * A test CA (`server-ca.crt`) and a server certificate for localhost and 127.0.0.1 (`server.crt`,
+ * `server.key`) in `tls`, unless already there: what the ingresses under test serve.
+ */
+export async function makeServerCertificate(tls: string): Promise<void> {
+  if (existsSync(join(tls, 'server.crt')) && existsSync(join(tls, 'server-ca.crt'))) return;
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  const openssl = (args: string[]) => run('openssl', args, { cwd: tls });
+  await openssl([
+    'req', '-x509', ...ec, '-keyout', 'server-ca.key', '-out', 'server-ca.crt', '-days', '30',
+    '-subj', '/O=trustbundle e2e/CN=ingress test server CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+  ]); // prettier-ignore
+  await openssl([
+    'req',
+    '-new',
+    ...ec,
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=localhost',
+  ]);
+  writeFileSync(
+    join(tls, 'server.ext'),
+    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' +
+      'extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n',
+  );
+  await openssl([
+    'x509', '-req', '-in', 'server.csr', '-CA', 'server-ca.crt', '-CAkey', 'server-ca.key',
+    '-CAcreateserial', '-days', '30', '-sha256', '-extfile', 'server.ext', '-out', 'server.crt',
+  ]); // prettier-ignore
+}
+
 export class Nginx {
   readonly dir: string;
   readonly httpsPort: number;
@@ -110,7 +145,7 @@ export class Nginx {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tb-nginx-'));
     for (const sub of ['tls', 'client-ca', 'logs', 'tmp']) mkdirSync(join(dir, sub), { recursive: true });
     const nginx = new Nginx(dir, await freePort(), await freePort(), options);
-    await nginx.makeServerCertificate();
+    await makeServerCertificate(join(dir, 'tls'));
     return nginx;
   }
 
@@ -256,38 +291,6 @@ export class Nginx {
       const { stderr, message } = err as { stderr?: string; message: string };
       throw new Error((stderr?.trim() || message).replace(/\n+/g, ' | '), { cause: err });
     }
-  }
-
-  private async makeServerCertificate(): Promise<void> {
-    const tls = join(this.dir, 'tls');
-    if (existsSync(join(tls, 'server.crt')) && existsSync(this.serverCaFile)) return;
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    const openssl = (args: string[]) => run('openssl', args, { cwd: tls });
-    await openssl([
-      'req', '-x509', ...ec, '-keyout', 'server-ca.key', '-out', 'server-ca.crt', '-days', '30',
-      '-subj', '/O=trustbundle e2e/CN=ingress test server CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    ]); // prettier-ignore
-    await openssl([
-      'req',
-      '-new',
-      ...ec,
-      '-keyout',
-      'server.key',
-      '-out',
-      'server.csr',
-      '-subj',
-      '/CN=localhost',
-    ]);
-    writeFileSync(
-      join(tls, 'server.ext'),
-      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' +
-        'extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n',
-    );
-    await openssl([
-      'x509', '-req', '-in', 'server.csr', '-CA', 'server-ca.crt', '-CAkey', 'server-ca.key',
-      '-CAcreateserial', '-days', '30', '-sha256', '-extfile', 'server.ext', '-out', 'server.crt',
-    ]); // prettier-ignore
   }
 
   /** The configuration: one mTLS server (the ingress) and its echoing upstream. */

@@ -40,19 +40,11 @@ export class OperatorProcess {
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    let partial = '';
-    const onData = (chunk: Buffer): void => {
-      partial += chunk.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      for (const line of parts) {
-        this.lines.push(line);
-        const m = /"port":(\d+)/.exec(line);
-        if (m && !this.port) this.port = Number(m[1]);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    forEachLine(child, (line) => {
+      this.lines.push(line);
+      const m = /"port":(\d+)/.exec(line);
+      if (m && !this.port) this.port = Number(m[1]);
+    });
     await waitFor(
       'the operator to serve its probes',
       () => this.port > 0 || (child.exitCode !== null && Promise.reject(new Error(this.logTail()))),
@@ -102,6 +94,19 @@ export class OperatorProcess {
   waitExit(): Promise<number | null> {
     return this.exited ?? Promise.resolve(null);
   }
+}
+
+/** Calls `onLine` with each complete line a child writes to stdout or stderr. */
+export function forEachLine(child: ChildProcess, onLine: (line: string) => void): void {
+  let partial = '';
+  const onData = (chunk: Buffer): void => {
+    partial += chunk.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    parts.forEach(onLine);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
 }
 
 /** Installs (or updates) the project's CRDs from crds/ and waits until they are served. */
