@@ -570,7 +570,12 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
     await install('upgrade', {
       image: IMAGE,
       replicaCount: 3,
-      rbac: { sourceNamespaces: [pki], targetNamespaces: [apim], rolloutNamespaces: [apim] },
+      rbac: {
+        sourceNamespaces: [pki],
+        targetNamespaces: [apim],
+        rolloutNamespaces: [apim],
+        clusterTrustBundles: { enabled: true, signerNames: ['example.com/tpp'] },
+      },
       metrics: { service: { enabled: false } },
     });
     const objects = await owned();
@@ -590,6 +595,41 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
       [1, 'superseded'],
       [2, 'deployed'],
     ]);
+    // The admission policy follows the new values: rollouts in apim and the listed signer pass,
+    // another signer is refused.
+    const name = `tb-${uniqueSuffix()}`;
+    const spec = (signerName: string) => ({
+      sources: [{ secret: { namespace: pki, name: 'tpp-ca' } }],
+      targets: {
+        rollouts: [{ kind: 'Deployment', namespace: apim, name: 'ingress' }],
+        clusterTrustBundles: [{ name: `${signerName.replace('/', ':')}:roots`, signerName }],
+      },
+    });
+    const apply = (signerName: string) =>
+      kubectl(['apply', '-f', '-'], {
+        input: yaml.dump({
+          apiVersion: 'mtls.openbanking.dev/v1alpha1',
+          kind: 'TrustBundle',
+          metadata: { name },
+          spec: spec(signerName),
+        }),
+      });
+    const refused = await waitFor('the upgraded policy to refuse another signer', () =>
+      apply('example.com/other').then(
+        // Accepted by the policy of the previous revision: remove it, so the next try is a create.
+        () => kubectl(['delete', 'trustbundle', name]).then(() => false),
+        (err: unknown) =>
+          err instanceof KubectlError && /ClusterTrustBundleSigners/.test(err.stderr) && err.stderr,
+      ),
+    );
+    expect(refused).toContain(
+      'rule ClusterTrustBundleSigners: spec.targets.clusterTrustBundles names signer example.com/other; allowed signers: example.com/tpp',
+    );
+    try {
+      expect(await apply('example.com/tpp')).toContain('created');
+    } finally {
+      await kubectl(['delete', 'trustbundle', name, '--ignore-not-found']);
+    }
   });
 
   test('helm uninstall removes the release, cluster-scoped RBAC included, and keeps the CRD', async () => {

@@ -235,6 +235,14 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
   }
   expect(await templateHash('Deployment', ingress, 'ingress-nginx-controller')).toBe(tb.status!.bundleHash);
   expect(String(acp.serverObject('openbanking_brasil').root_cas)).toContain(ca1.pem.trim().split('\n')[1]);
+  // The AuthorizationServer's own status was written with the same token.
+  const server = await waitFor('the AuthorizationServer to name its bundle', async () => {
+    const as = JSON.parse(await kubectl(['get', 'authorizationserver', acpServer.name!, '-o', 'json'])) as {
+      status?: { publishedBy?: string };
+    };
+    return as.status?.publishedBy === name && as;
+  });
+  expect(server.status?.publishedBy).toBe(name);
 
   const target = await readSecret(apim, TARGET);
   expect(subjectsOf(target?.data['ca.crt'])).toEqual(['C=BR, O=Bank, CN=RBAC CA1']);
