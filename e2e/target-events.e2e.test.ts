@@ -80,7 +80,9 @@ async function repaired(k: Kind, pem: string, what: string): Promise<number> {
       intervalMs: 25,
     });
   } catch (err) {
-    throw new Error(`${(err as Error).message}\noperator log:\n${op.lines.slice(-40).join('\n')}`);
+    throw new Error(`${(err as Error).message}\noperator log:\n${op.lines.slice(-40).join('\n')}`, {
+      cause: err,
+    });
   }
   return Date.now() - t0;
 }
@@ -122,9 +124,10 @@ test.each(kinds)(
     expect(pem).toContain('BEGIN CERTIFICATE');
     const heldBefore = proxy.held;
     const id = k.kind === 'ClusterTrustBundle' ? `ClusterTrustBundle ${ctb}` : `${k.kind} ${ns}/`;
-  const repairs = async () =>
-    (await bundleEvents(name)).filter((e) => e.reason === 'DriftCorrected' && e.message.startsWith(id)).length;
-  const corrected = await repairs();
+    const repairs = async () =>
+      (await bundleEvents(name)).filter((e) => e.reason === 'DriftCorrected' && e.message.startsWith(id))
+        .length;
+    const corrected = await repairs();
     const times: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await kubectl(['patch', ...k.ref(), '--type', 'merge', '-p', JSON.stringify(k.edit())]);

@@ -713,7 +713,8 @@ export class TrustBundleController {
       if (result.wrote) {
         this.o.metrics?.targetWritten(kind);
         // Pending: it was Synced, then seen changed (confirmPublished) before this repair.
-        const drift = (prev?.state === 'Synced' || prev?.state === 'Pending') && prev.bundleHash === bundle.hash;
+        const drift =
+          (prev?.state === 'Synced' || prev?.state === 'Pending') && prev.bundleHash === bundle.hash;
         // Each repair is its own Event (the recorder folds identical ones): the version it wrote.
         const version = result.written?.at(-1)?.metadata?.resourceVersion;
         this.o.events.record(
