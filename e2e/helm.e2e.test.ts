@@ -1,7 +1,8 @@
 // The Helm chart: lint, generated files in step, schema, least-privilege defaults, and a real
 // `helm install` / `helm upgrade` / `helm uninstall` into the control plane. The operator's Pods
 // run under KWOK (no container starts), so this checks what the chart creates and that the Pod
-// Security admission admits it as `restricted`; e2e/rbac.e2e.test.ts proves the permissions.
+// Security admission admits it as `restricted`; e2e/rbac.e2e.test.ts proves the permissions. The
+// admission policy of the trust boundary is tried with `kubectl apply` on the real API server.
 import { jest } from '@jest/globals';
 import yaml from 'js-yaml';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,8 +12,10 @@ import {
   cleanupTestNamespaces,
   createTestNamespace,
   kubectl,
+  KubectlError,
   statusCode,
   uniqueSuffix,
+  waitFor,
 } from './harness/kube.ts';
 import { REPO_ROOT } from './harness/tools.ts';
 import {
@@ -31,9 +34,18 @@ import {
 
 jest.setTimeout(240_000);
 
-const CRD_FILE = 'mtls.openbanking.dev_trustbundles.yaml';
+const CRD_FILES = [
+  'mtls.openbanking.dev_trustbundles.yaml',
+  'mtls.openbanking.dev_authorizationservers.yaml',
+];
 /** A registry that cannot resolve: KWOK never pulls, and nothing here should ever try. */
 const IMAGE = { repository: 'registry.invalid/trustbundle-operator' };
+/** Documentation addresses (RFC 5737) and the usual Service address of the API server. */
+const NETWORK_POLICY = {
+  enabled: true,
+  apiServer: { cidrs: ['10.96.0.1/32', '192.0.2.10/32'] },
+  authorizationServers: { cidrs: ['203.0.113.0/24'] },
+};
 
 // A fresh machine builds Helm first (about 2.5 minutes).
 beforeAll(async () => {
@@ -51,6 +63,8 @@ describe('the chart', () => {
       {
         rbac: { clusterWide: true, clusterTrustBundles: { enabled: true, signerNames: ['example.com/tpp'] } },
         metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } },
+        networkPolicy: NETWORK_POLICY,
+        authorizationServers: { allowInsecure: true },
       },
     ]) {
       const out = await helm(['lint', '--strict', CHART_DIR, ...valueArgs(values)]);
@@ -59,11 +73,14 @@ describe('the chart', () => {
     }
   });
 
-  test('ships the CRD generated in crds/ and the plain manifest rendered from it (make manifests)', async () => {
+  test('ships the CRDs generated in crds/ and the plain manifest rendered from it (make manifests)', async () => {
     const inStep = (file: string, expected: string) => {
       if (readFileSync(file, 'utf8') !== expected) throw new Error(`${file} is stale: run make manifests`);
     };
-    inStep(join(CHART_DIR, 'crds', CRD_FILE), readFileSync(join(REPO_ROOT, 'crds', CRD_FILE), 'utf8'));
+    expect(readdirSync(join(CHART_DIR, 'crds')).sort()).toEqual([...CRD_FILES].sort());
+    for (const crd of CRD_FILES) {
+      inStep(join(CHART_DIR, 'crds', crd), readFileSync(join(REPO_ROOT, 'crds', crd), 'utf8'));
+    }
     inStep(
       join(REPO_ROOT, 'deploy', 'trustbundle-operator.yaml'),
       await run(join(REPO_ROOT, 'deploy', 'render.sh'), ['--stdout']),
@@ -111,7 +128,97 @@ describe('the chart', () => {
     expect(names.filter((n) => !code.includes(`env.${n}`))).toEqual([]);
   });
 
+  test('the Deployment gives the operator the trust boundary of the values', async () => {
+    const envOf = async (values: Record<string, unknown>) => {
+      const [deployment] = parseManifests(
+        await template({
+          release: 'tbo',
+          namespace: 'tbo-system',
+          values,
+          only: ['templates/deployment.yaml'],
+        }),
+      );
+      const spec = deployment!.spec as {
+        template: { spec: { containers: { env: { name: string; value?: string }[] }[] } };
+      };
+      return Object.fromEntries(spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+    };
+    expect(
+      await envOf({
+        trustNamespace: 'acp-credentials',
+        rbac: {
+          sourceNamespaces: ['pki', 'tpp-cas'],
+          targetNamespaces: ['apim'],
+          rolloutNamespaces: ['ingress', 'apim'],
+          clusterTrustBundles: { enabled: true, signerNames: ['example.com/a', 'example.com/b'] },
+        },
+        authorizationServers: { allowInsecure: true },
+        metrics: { bindAddress: '::' },
+      }),
+    ).toMatchObject({
+      TRUST_NAMESPACE: 'acp-credentials',
+      SOURCE_NAMESPACES: 'pki,tpp-cas',
+      TARGET_NAMESPACES: 'apim,ingress',
+      CLUSTER_TRUST_BUNDLE_SIGNERS: 'example.com/a,example.com/b',
+      ALLOW_INSECURE_AUTHORIZATION_SERVERS: 'true',
+      METRICS_BIND_ADDRESS: '::',
+    });
+    const defaults = await envOf({});
+    expect(defaults).toMatchObject({
+      TRUST_NAMESPACE: 'tbo-system',
+      SOURCE_NAMESPACES: '',
+      ALLOW_INSECURE_AUTHORIZATION_SERVERS: 'false',
+      METRICS_BIND_ADDRESS: '0.0.0.0',
+    });
+    expect(defaults.TARGET_NAMESPACES).toBeUndefined();
+    expect((await envOf({ rbac: { clusterWide: true } })).TARGET_NAMESPACES).toBe('*');
+    expect((await envOf({ rbac: { clusterWide: true, targetNamespaces: ['apim'] } })).TARGET_NAMESPACES).toBe(
+      'apim',
+    );
+  });
+
+  test('the NetworkPolicy allows the API server, DNS, the authorization servers and the metrics port, and the API server accepts it', async () => {
+    const rendered = await template({
+      release: 'tbo',
+      namespace: 'default',
+      values: { networkPolicy: NETWORK_POLICY },
+      only: ['templates/networkpolicy.yaml'],
+    });
+    const [policy] = parseManifests(rendered);
+    const spec = policy!.spec as {
+      ingress: { ports: { port: unknown }[] }[];
+      egress: { to: { ipBlock?: { cidr: string }; podSelector?: unknown }[]; ports: { port: number }[] }[];
+    };
+    expect(spec.ingress).toEqual([{ ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+    expect(
+      spec.egress.map((e) => [e.to.map((t) => t.ipBlock?.cidr ?? 'dns'), e.ports.map((p) => p.port)]),
+    ).toEqual([
+      [
+        ['10.96.0.1/32', '192.0.2.10/32'],
+        [443, 6443],
+      ],
+      [['dns'], [53, 53]],
+      [['203.0.113.0/24'], [443]],
+    ]);
+    expect(await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: rendered })).toMatch(
+      /networkpolicy.networking.k8s.io\/tbo-trustbundle-operator created \(server dry run\)/,
+    );
+    expect(
+      (await template({ release: 'tbo', namespace: 'default', values: {} })).includes('kind: NetworkPolicy'),
+    ).toBe(false);
+  });
+
   test.each([
+    [
+      'a NetworkPolicy without the API server addresses',
+      { networkPolicy: { enabled: true } },
+      /needs networkPolicy.apiServer.cidrs/,
+    ],
+    [
+      'a values file of the previous release (rbac.credentialNamespaces)',
+      { rbac: { credentialNamespaces: ['acp'] } },
+      /additional properties 'credentialNamespaces'/,
+    ],
     ['a namespace that is not a DNS label', { rbac: { sourceNamespaces: ['PKI'] } }, /sourceNamespaces\/0/],
     ['a misspelt key', { rbac: { targetNamespace: ['apim'] } }, /additional properties 'targetNamespace'/],
     ['an unknown log level', { logLevel: 'verbose' }, /logLevel/],
@@ -140,9 +247,19 @@ describe('the chart', () => {
         }));
     };
     expect(await rulesByRole({})).toEqual([
-      { role: 'ClusterRole /tbo-trustbundle-operator', resources: ['trustbundles', 'trustbundles/status'] },
+      {
+        role: 'ClusterRole /tbo-trustbundle-operator',
+        resources: [
+          'trustbundles',
+          'trustbundles/status',
+          'authorizationservers',
+          'authorizationservers/status',
+        ],
+      },
       { role: 'Role tbo-system/tbo-trustbundle-operator-leader-election', resources: ['leases', 'leases'] },
       { role: 'Role default/tbo-trustbundle-operator-events', resources: ['events'] },
+      // The trust namespace (the release's by default): credentials, CA Secrets, passwords, sources.
+      { role: 'Role tbo-system/tbo-trustbundle-operator-trust', resources: ['secrets', 'configmaps'] },
     ]);
     const wide = await rulesByRole({ rbac: { clusterWide: true, sourceNamespaces: ['ignored'] } });
     expect(
@@ -197,7 +314,7 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
   async function owned(): Promise<string[]> {
     const out = await kubectl([
       'get',
-      'serviceaccount,deployment,service,poddisruptionbudget,role,rolebinding,clusterrole,clusterrolebinding,servicemonitor,prometheusrule',
+      'serviceaccount,deployment,service,poddisruptionbudget,role,rolebinding,clusterrole,clusterrolebinding,servicemonitor,prometheusrule,networkpolicy,validatingadmissionpolicy,validatingadmissionpolicybinding',
       '--all-namespaces',
       '-l',
       selector,
@@ -228,19 +345,27 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
       image: IMAGE,
       rbac: { sourceNamespaces: [pki], targetNamespaces: [apim], targetNames: ['apitraffic-mtls-rootca'] },
       metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } },
+      networkPolicy: NETWORK_POLICY,
     });
     expect(await owned()).toEqual(
       [
         `ClusterRole /${fullname}`,
         `ClusterRoleBinding /${fullname}`,
+        `ValidatingAdmissionPolicy /${fullname}-trustbundles`,
+        `ValidatingAdmissionPolicy /${fullname}-authorizationservers`,
+        `ValidatingAdmissionPolicyBinding /${fullname}-trustbundles`,
+        `ValidatingAdmissionPolicyBinding /${fullname}-authorizationservers`,
+        `NetworkPolicy ${system}/${fullname}`,
         `Deployment ${system}/${fullname}`,
         `PodDisruptionBudget ${system}/${fullname}`,
         `PrometheusRule ${system}/${fullname}`,
         `Role ${system}/${fullname}-leader-election`,
+        `Role ${system}/${fullname}-trust`,
         `Role default/${fullname}-events`,
         `Role ${pki}/${fullname}-source`,
         `Role ${apim}/${fullname}-target`,
         `RoleBinding ${system}/${fullname}-leader-election`,
+        `RoleBinding ${system}/${fullname}-trust`,
         `RoleBinding default/${fullname}-events`,
         `RoleBinding ${pki}/${fullname}-source`,
         `RoleBinding ${apim}/${fullname}-target`,
@@ -254,6 +379,7 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
       '--for=condition=Established',
       '--timeout=30s',
       'crd/trustbundles.mtls.openbanking.dev',
+      'crd/authorizationservers.mtls.openbanking.dev',
     ]);
 
     const { apps, core } = clients();
@@ -288,17 +414,175 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
     }
   });
 
+  describe('the admission policy refuses, at kubectl apply, what the trust boundary forbids', () => {
+    const created: string[] = [];
+    afterAll(async () => {
+      if (created.length) await kubectl(['delete', '--ignore-not-found', ...created]);
+    });
+
+    const manifest = (kind: string, name: string, spec: Record<string, unknown>) =>
+      yaml.dump({ apiVersion: 'mtls.openbanking.dev/v1alpha1', kind, metadata: { name }, spec });
+    const bundle = (name: string, spec: Record<string, unknown>) =>
+      manifest('TrustBundle', name, { sources: [{ secret: { namespace: pki, name: 'tpp-ca' } }], ...spec });
+    /** stderr of a refused `kubectl apply`, or undefined when it was accepted. */
+    const refusal = async (text: string, name: string): Promise<string | undefined> => {
+      try {
+        await kubectl(['apply', '-f', '-'], { input: text });
+        created.push(name);
+        return undefined;
+      } catch (err) {
+        if (err instanceof KubectlError) return err.stderr;
+        throw err;
+      }
+    };
+    const secretTarget = (namespace: string) => ({
+      secrets: [{ namespace, name: 'apitraffic-mtls-rootca' }],
+    });
+
+    test('the policies type-check against the CRDs and are in force', async () => {
+      for (const policy of [`${fullname}-trustbundles`, `${fullname}-authorizationservers`]) {
+        const status = await waitFor(`${policy} to be type-checked`, async () => {
+          const vap = JSON.parse(
+            await kubectl(['get', 'validatingadmissionpolicy', policy, '-o', 'json']),
+          ) as {
+            metadata: { generation: number };
+            status?: { observedGeneration?: number; typeChecking?: { expressionWarnings?: unknown[] } };
+          };
+          return vap.status?.observedGeneration === vap.metadata.generation && vap.status;
+        });
+        expect(status.typeChecking?.expressionWarnings ?? []).toEqual([]);
+      }
+      // The API server loads new policies asynchronously: wait until a refusal shows they are in force.
+      const name = `tb-${uniqueSuffix()}`;
+      await waitFor('the TrustBundle policy to refuse', async () =>
+        refusal(
+          bundle(name, { sources: [{ secret: { namespace: 'payments', name: 'db' } }] }),
+          `trustbundle/${name}`,
+        ),
+      );
+    });
+
+    test.each([
+      [
+        'a source outside the trust namespace and rbac.sourceNamespaces',
+        (): Record<string, unknown> => ({ sources: [{ configMap: { namespace: 'payments', name: 'ca' } }] }),
+        (): string =>
+          `rule SourceNamespaces: spec.sources names namespace payments; sources may come only from ${system}, ${pki}`,
+      ],
+      [
+        'a target Secret outside rbac.targetNamespaces',
+        (): Record<string, unknown> => ({ targets: secretTarget('payments') }),
+        (): string =>
+          `rule TargetNamespaces: spec.targets names namespace payments; target Secrets and ConfigMaps may be only in ${apim}`,
+      ],
+      [
+        'a rollout while rbac.rolloutNamespaces is empty',
+        (): Record<string, unknown> => ({
+          targets: { rollouts: [{ kind: 'Deployment', namespace: apim, name: 'ingress' }] },
+        }),
+        (): string =>
+          `rule RolloutNamespaces: spec.targets.rollouts names namespace ${apim}; workloads may be restarted only in no namespace`,
+      ],
+      [
+        'a truststore password outside the trust namespace',
+        (): Record<string, unknown> => ({
+          targets: {
+            secrets: [
+              {
+                namespace: apim,
+                name: 'apitraffic-mtls-rootca',
+                truststore: { passwordSecret: { namespace: pki, name: 'db-credentials', key: 'password' } },
+              },
+            ],
+          },
+        }),
+        (): string =>
+          `rule TrustNamespace: a truststore passwordSecret is in namespace ${pki}; it must be in the trust namespace ${system}`,
+      ],
+      [
+        'a ClusterTrustBundle target while rbac.clusterTrustBundles is off',
+        (): Record<string, unknown> => ({ targets: { clusterTrustBundles: [{ name: 'tpp-roots' }] } }),
+        (): string => 'rule ClusterTrustBundles: ClusterTrustBundle targets are not allowed',
+      ],
+    ])('a TrustBundle with %s', async (_what, spec, message) => {
+      const name = `tb-${uniqueSuffix()}`;
+      const stderr = await refusal(bundle(name, spec()), `trustbundle/${name}`);
+      expect(stderr).toContain(`ValidatingAdmissionPolicy '${fullname}-trustbundles'`);
+      expect(stderr).toContain(message());
+      expect(await kubectl(['get', 'trustbundle', name, '--ignore-not-found', '-o', 'name'])).toBe('');
+    });
+
+    test('an AuthorizationServer asking to skip TLS verification, while allowInsecure is false', async () => {
+      const cloudentity = {
+        url: 'https://acp.example.com',
+        tenant: 'bank',
+        server: 'openbanking_brasil',
+        credentialsSecret: { name: 'acp-admin' },
+      };
+      const name = `acp-${uniqueSuffix()}`;
+      const stderr = await refusal(
+        manifest('AuthorizationServer', name, {
+          cloudentity: { ...cloudentity, insecureSkipTLSVerify: true },
+        }),
+        `authorizationserver/${name}`,
+      );
+      expect(stderr).toContain(`ValidatingAdmissionPolicy '${fullname}-authorizationservers'`);
+      expect(stderr).toContain(
+        'rule InsecureAuthorizationServers: spec.cloudentity.insecureSkipTLSVerify is not allowed',
+      );
+      // The same server verifying TLS with a CA is accepted.
+      const verified = { cloudentity: { ...cloudentity, caSecret: { name: 'acp-ca' } } };
+      expect(
+        await refusal(manifest('AuthorizationServer', name, verified), `authorizationserver/${name}`),
+      ).toBeUndefined();
+    });
+
+    test('an in-bounds TrustBundle is accepted, and changing it to name another namespace is refused', async () => {
+      const name = `tb-${uniqueSuffix()}`;
+      const inBounds = {
+        sources: [
+          { secret: { namespace: pki, name: 'tpp-ca' } },
+          { configMap: { namespace: system, name: 'tpp-roots' } },
+        ],
+        targets: {
+          secrets: [
+            {
+              namespace: apim,
+              name: 'apitraffic-mtls-rootca',
+              truststore: { passwordSecret: { namespace: system, name: 'truststore-password' } },
+            },
+          ],
+          authorizationServers: [{ name: 'acp-openbanking' }],
+        },
+      };
+      expect(await refusal(bundle(name, inBounds), `trustbundle/${name}`)).toBeUndefined();
+      const moved = {
+        ...inBounds,
+        targets: { ...inBounds.targets, configMaps: [{ namespace: 'payments', name: 'x' }] },
+      };
+      expect(await refusal(bundle(name, moved), `trustbundle/${name}`)).toContain('rule TargetNamespaces');
+      // A change of metadata alone (the operator's finalizer, a label) is not checked again.
+      expect(await kubectl(['label', 'trustbundle', name, 'team=platform'])).toContain('labeled');
+    });
+  });
+
   test('helm upgrade changes what the values say and removes what they no longer ask for', async () => {
     await install('upgrade', {
       image: IMAGE,
       replicaCount: 3,
-      rbac: { sourceNamespaces: [pki], targetNamespaces: [apim], rolloutNamespaces: [apim] },
+      rbac: {
+        sourceNamespaces: [pki],
+        targetNamespaces: [apim],
+        rolloutNamespaces: [apim],
+        clusterTrustBundles: { enabled: true, signerNames: ['example.com/tpp'] },
+      },
       metrics: { service: { enabled: false } },
     });
     const objects = await owned();
     expect(objects).toContain(`Role ${apim}/${fullname}-rollout`);
     expect(objects).not.toContain(`Service ${system}/${fullname}-metrics`);
     expect(objects).not.toContain(`ServiceMonitor ${system}/${fullname}`);
+    expect(objects).not.toContain(`NetworkPolicy ${system}/${fullname}`);
     const target = await clients().rbac.readNamespacedRole({ namespace: apim, name: `${fullname}-target` });
     expect(target.rules?.some((r) => r.resourceNames?.length)).toBe(false);
     const deployment = await clients().apps.readNamespacedDeployment({ namespace: system, name: fullname });
@@ -311,6 +595,41 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
       [1, 'superseded'],
       [2, 'deployed'],
     ]);
+    // The admission policy follows the new values: rollouts in apim and the listed signer pass,
+    // another signer is refused.
+    const name = `tb-${uniqueSuffix()}`;
+    const spec = (signerName: string) => ({
+      sources: [{ secret: { namespace: pki, name: 'tpp-ca' } }],
+      targets: {
+        rollouts: [{ kind: 'Deployment', namespace: apim, name: 'ingress' }],
+        clusterTrustBundles: [{ name: `${signerName.replace('/', ':')}:roots`, signerName }],
+      },
+    });
+    const apply = (signerName: string) =>
+      kubectl(['apply', '-f', '-'], {
+        input: yaml.dump({
+          apiVersion: 'mtls.openbanking.dev/v1alpha1',
+          kind: 'TrustBundle',
+          metadata: { name },
+          spec: spec(signerName),
+        }),
+      });
+    const refused = await waitFor('the upgraded policy to refuse another signer', () =>
+      apply('example.com/other').then(
+        // Accepted by the policy of the previous revision: remove it, so the next try is a create.
+        () => kubectl(['delete', 'trustbundle', name]).then(() => false),
+        (err: unknown) =>
+          err instanceof KubectlError && /ClusterTrustBundleSigners/.test(err.stderr) && err.stderr,
+      ),
+    );
+    expect(refused).toContain(
+      'rule ClusterTrustBundleSigners: spec.targets.clusterTrustBundles names signer example.com/other; allowed signers: example.com/tpp',
+    );
+    try {
+      expect(await apply('example.com/tpp')).toContain('created');
+    } finally {
+      await kubectl(['delete', 'trustbundle', name, '--ignore-not-found']);
+    }
   });
 
   test('helm uninstall removes the release, cluster-scoped RBAC included, and keeps the CRD', async () => {
@@ -352,6 +671,7 @@ describe('the plain manifest', () => {
     expect(roles.trim().split('\n').sort()).toEqual([
       'role.rbac.authorization.k8s.io/trustbundle-operator-events',
       'role.rbac.authorization.k8s.io/trustbundle-operator-leader-election',
+      'role.rbac.authorization.k8s.io/trustbundle-operator-trust',
     ]);
   });
 });

@@ -1,9 +1,10 @@
 // Least privilege, proven on the real API server: the chart's RBAC is rendered and applied, the
-// operator runs with nothing but its ServiceAccount's token (TokenRequest) through a full
-// reconcile (a source Secret; a target Secret, ConfigMap and ClusterTrustBundle with a signer; a
-// Deployment rollout; a Cloudentity push whose credentials are in yet another namespace) and the
-// deletion of a deletionPolicy: Delete bundle, and that token is refused everything the chart does
-// not grant.
+// operator runs with nothing but its ServiceAccount's token (TokenRequest) and the environment the
+// chart's Deployment gives it (its trust boundary) through a full reconcile (a source Secret; a
+// target Secret it creates, a ConfigMap whose owner consented to it, a ClusterTrustBundle with a
+// signer; a Deployment rollout; a Cloudentity push through an AuthorizationServer whose
+// credentials are in the trust namespace) and the deletion of a deletionPolicy: Delete bundle,
+// and that token is refused everything the chart does not grant.
 import { jest } from '@jest/globals';
 import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import {
@@ -17,8 +18,11 @@ import {
   waitFor,
 } from './harness/kube.ts';
 import { OpenSSL, type TestCert } from '../operator/test/support/openssl.ts';
+import { ALLOW_BUNDLES_ANNOTATION } from '../operator/src/controller/boundary.ts';
+import type { AuthorizationServerReference } from '../operator/src/api/v1alpha1.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
-import { ensureHelm, template } from './support/helm.ts';
+import { contractServerTarget } from './support/faults.ts';
+import { ensureHelm, parseManifests, template } from './support/helm.ts';
 import { actAs, type ServiceAccountIdentity } from './support/identity.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
 import {
@@ -43,8 +47,9 @@ const release = `tbo-rbac-${uniqueSuffix()}`;
 const fullname = `${release}-trustbundle-operator`;
 const ssl = new OpenSSL();
 let ca1: TestCert;
-let system: string, pki: string, apim: string, ingress: string, creds: string, elsewhere: string;
+let system: string, pki: string, apim: string, ingress: string, elsewhere: string;
 let acp: AcpContractServer;
+let acpServer: AuthorizationServerReference;
 let sa: ServiceAccountIdentity;
 let op: OperatorProcess | undefined;
 const bundles: string[] = [];
@@ -60,34 +65,35 @@ beforeAll(async () => {
   pki = await ns('rbac-pki');
   apim = await ns('rbac-apim');
   ingress = await ns('rbac-ingress');
-  creds = await ns('rbac-creds');
   elsewhere = await ns('rbac-elsewhere');
 
-  // Exactly what the chart would install, minus the Deployment (its Pods only run under KWOK).
+  // Exactly what the chart would install, minus the Deployment (its Pods only run under KWOK): the
+  // trust namespace is the release namespace, as by default.
+  const values = {
+    rbac: {
+      sourceNamespaces: [pki],
+      targetNamespaces: [apim],
+      targetResources: ['secrets', 'configmaps'],
+      targetNames: [TARGET, CM_TARGET],
+      clusterTrustBundles: { enabled: true, signerNames: [SIGNER] },
+      deleteTargets: true,
+      rolloutNamespaces: [ingress],
+    },
+  };
   const rbac = await template({
     release,
     namespace: system,
-    values: {
-      rbac: {
-        sourceNamespaces: [pki],
-        targetNamespaces: [apim],
-        targetResources: ['secrets', 'configmaps'],
-        targetNames: [TARGET, CM_TARGET],
-        clusterTrustBundles: { enabled: true, signerNames: [SIGNER] },
-        deleteTargets: true,
-        rolloutNamespaces: [ingress],
-        credentialNamespaces: [creds],
-      },
-    },
+    values,
     only: ['templates/serviceaccount.yaml', 'templates/clusterrole.yaml', 'templates/role.yaml'],
   });
   await kubectlApply(rbac);
+  const chartEnv = await deploymentEnv(values);
 
-  // [namespace, name, data]: the source, the ACP credentials, and what the operator must not see.
+  // The AuthorizationServer an administrator declares, its credentials and CA in the trust namespace.
+  acpServer = await contractServerTarget(acp, system);
+  // [namespace, name, data]: the source, and what the operator must not see.
   const secrets: [string, string, Record<string, string>][] = [
     [pki, 'ca1', { 'ca.crt': ca1.pem }],
-    [creds, 'acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }],
-    [creds, 'acp-ca', { 'ca.crt': acp.caPem! }],
     [elsewhere, 'unrelated', { password: 'not for the operator' }],
   ];
   const { core } = clients();
@@ -105,21 +111,29 @@ beforeAll(async () => {
   const granted = [
     () => sa.core.listNamespacedSecret({ namespace: pki }),
     () => sa.core.listNamespacedConfigMap({ namespace: apim }),
-    () => sa.core.listNamespacedSecret({ namespace: creds }),
+    () => sa.core.listNamespacedSecret({ namespace: system }),
     () => sa.apps.listNamespacedDeployment({ namespace: ingress }),
   ];
   await waitFor("the chart's RBAC to take effect", async () => {
     for (const request of granted) await request();
     return true;
   });
+  expect(chartEnv).toMatchObject({
+    TRUST_NAMESPACE: system,
+    SOURCE_NAMESPACES: pki,
+    TARGET_NAMESPACES: `${apim},${ingress}`,
+    CLUSTER_TRUST_BUNDLE_SIGNERS: SIGNER,
+    LEASE_NAMESPACE: system,
+    LEASE_NAME: fullname,
+  });
   op = await OperatorProcess.start({
     env: {
+      ...chartEnv,
       KUBECONFIG: sa.kubeconfigPath,
-      LEADER_ELECT: 'true',
-      LEASE_NAMESPACE: system,
-      LEASE_NAME: fullname,
-      EVENTS_NAMESPACE: 'default',
       POD_NAME: 'rbac-e2e',
+      METRICS_PORT: '0',
+      METRICS_BIND_ADDRESS: '127.0.0.1',
+      LOG_LEVEL: 'debug',
       ROLLOUT_DEBOUNCE_SECONDS: '0',
     },
   });
@@ -149,6 +163,18 @@ afterAll(async () => {
   ssl.cleanup();
 });
 
+/** The environment variables with a value that the chart's Deployment gives the operator. */
+async function deploymentEnv(values: Record<string, unknown>): Promise<Record<string, string>> {
+  const [deployment] = parseManifests(
+    await template({ release, namespace: system, values, only: ['templates/deployment.yaml'] }),
+  );
+  const spec = deployment!.spec as {
+    template: { spec: { containers: { env: { name: string; value?: string }[] }[] } };
+  };
+  const env = spec.template.spec.containers[0]!.env;
+  return Object.fromEntries(env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
+}
+
 const newBundle = (prefix: string): string => {
   const name = `${prefix}-${uniqueSuffix()}`;
   bundles.push(name);
@@ -160,7 +186,7 @@ const newBundle = (prefix: string): string => {
  * also sees TrustBundles other suites left in a shared cluster).
  */
 function logLinesAboutUs(pattern: RegExp): string[] {
-  const ours = [system, pki, apim, ingress, creds, ...bundles];
+  const ours = [system, pki, apim, ingress, ...bundles];
   return op!.lines.filter((line) => {
     if (!pattern.test(line)) return false;
     // The ServiceAccount's own name carries this suite's namespace: leave it out of the match.
@@ -181,6 +207,15 @@ async function statusOf(request: () => Promise<unknown>): Promise<number | undef
 
 test('the operator, with only its ServiceAccount token, reconciles a bundle through every kind of target', async () => {
   const name = newBundle('rbac-full');
+  // The ConfigMap target exists already, and its owner lets this bundle write it: the operator
+  // must read it (get) to see that consent before it writes.
+  await clients().core.createNamespacedConfigMap({
+    namespace: apim,
+    body: {
+      metadata: { name: CM_TARGET, annotations: { [ALLOW_BUNDLES_ANNOTATION]: name } },
+      data: { 'owner.txt': 'kept' },
+    },
+  });
   await applyBundle(name, {
     sources: [{ secret: { namespace: pki, name: 'ca1', key: 'ca.crt' } }],
     deletionPolicy: 'Delete',
@@ -189,17 +224,7 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
       configMaps: [{ namespace: apim, name: CM_TARGET, key: 'ca.crt' }],
       clusterTrustBundles: [{ name: ctbName, signerName: SIGNER }],
       rollouts: [{ kind: 'Deployment', namespace: ingress, name: 'ingress-nginx-controller' }],
-      authorizationServers: [
-        {
-          cloudentity: {
-            url: acp.url,
-            tenant: acp.tenant,
-            server: 'openbanking_brasil',
-            credentialsSecret: { namespace: creds, name: 'acp-admin' },
-            caSecret: { namespace: creds, name: 'acp-ca' },
-          },
-        },
-      ],
+      authorizationServers: [acpServer],
     },
   });
   const tb = await waitForBundle(name, 'Ready', (b) => condition(b, 'Ready')?.status === 'True', {
@@ -210,12 +235,21 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
   }
   expect(await templateHash('Deployment', ingress, 'ingress-nginx-controller')).toBe(tb.status!.bundleHash);
   expect(String(acp.serverObject('openbanking_brasil').root_cas)).toContain(ca1.pem.trim().split('\n')[1]);
+  // The AuthorizationServer's own status was written with the same token.
+  const server = await waitFor('the AuthorizationServer to name its bundle', async () => {
+    const as = JSON.parse(await kubectl(['get', 'authorizationserver', acpServer.name!, '-o', 'json'])) as {
+      status?: { publishedBy?: string };
+    };
+    return as.status?.publishedBy === name && as;
+  });
+  expect(server.status?.publishedBy).toBe(name);
 
   const target = await readSecret(apim, TARGET);
   expect(subjectsOf(target?.data['ca.crt'])).toEqual(['C=BR, O=Bank, CN=RBAC CA1']);
   expect(target?.labels['mtls.openbanking.dev/bundle']).toBe(name);
   const cm = await clients().core.readNamespacedConfigMap({ namespace: apim, name: CM_TARGET });
   expect(subjectsOf(cm.data?.['ca.crt'])).toEqual(['C=BR, O=Bank, CN=RBAC CA1']);
+  expect(cm.data?.['owner.txt']).toBe('kept');
   const ctb = JSON.parse(await kubectl(['get', 'clustertrustbundle', ctbName, '-o', 'json'])) as {
     spec: { signerName: string; trustBundle: string };
   };
@@ -237,7 +271,7 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
   expect(logLinesAboutUs(/"level":"(warn|error|fatal)"|forbidden/i)).toEqual([]);
 });
 
-test('deleting the deletionPolicy: Delete bundle removes what it published, with the same token', async () => {
+test('deleting the deletionPolicy: Delete bundle removes what it created and keeps what it adopted, with the same token', async () => {
   const name = bundles.find((b) => b.startsWith('rbac-full-'))!;
   await deleteBundle(name);
   await waitFor(
@@ -247,10 +281,9 @@ test('deleting the deletionPolicy: Delete bundle removes what it published, with
   expect(await readSecret(apim, TARGET)).toBeUndefined();
   const left = await kubectl(['get', 'clustertrustbundle', ctbName, '--ignore-not-found', '-o', 'name']);
   expect(left.trim()).toBe('');
-  const cm = await clients()
-    .core.readNamespacedConfigMap({ namespace: apim, name: CM_TARGET })
-    .catch((err: unknown) => statusCode(err));
-  expect(cm).toBe(404);
+  // The ConfigMap was its owner's: it stays.
+  const cm = await clients().core.readNamespacedConfigMap({ namespace: apim, name: CM_TARGET });
+  expect(cm.data?.['owner.txt']).toBe('kept');
   expect(logLinesAboutUs(/forbidden| 403 /i)).toEqual([]);
 });
 
@@ -266,7 +299,9 @@ test('the token reads its source namespace and is refused everything else (403)'
     'list Secrets of all namespaces': () => core.listSecretForAllNamespaces(),
     'get a ConfigMap in an unrelated namespace': () =>
       core.readNamespacedConfigMap({ namespace: elsewhere, name: 'unrelated' }),
-    'list Secrets of its own namespace': () => core.listNamespacedSecret({ namespace: system }),
+    'create a Secret in its trust namespace': () =>
+      core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'planted' } } }),
+    'list Secrets in a rollout namespace': () => core.listNamespacedSecret({ namespace: ingress }),
     'create a Secret in a source namespace': () =>
       core.createNamespacedSecret({ namespace: pki, body: { metadata: { name: 'planted' } } }),
     'write a Secret of another name in the target namespace': () =>
@@ -282,8 +317,8 @@ test('the token reads its source namespace and is refused everything else (403)'
       ),
     'delete a Secret of another name in the target namespace': () =>
       core.deleteNamespacedSecret({ namespace: apim, name: 'not-the-target' }),
-    'read the target Secret by name (only list and watch are granted)': () =>
-      core.readNamespacedSecret({ namespace: apim, name: TARGET }),
+    'read a Secret of another name in the target namespace': () =>
+      core.readNamespacedSecret({ namespace: apim, name: 'not-the-target' }),
     'change the spec of a TrustBundle': () =>
       custom.createClusterCustomObject({
         group: 'mtls.openbanking.dev',
@@ -308,6 +343,25 @@ test('the token reads its source namespace and is refused everything else (403)'
           spec: { signerName: 'example.com/other', trustBundle: ca1.pem },
         },
       }),
+    "declare an AuthorizationServer (the administrators' object)": () =>
+      custom.createClusterCustomObject({
+        group: 'mtls.openbanking.dev',
+        version: 'v1alpha1',
+        plural: 'authorizationservers',
+        body: {
+          apiVersion: 'mtls.openbanking.dev/v1alpha1',
+          kind: 'AuthorizationServer',
+          metadata: { name: `planted-${uniqueSuffix()}` },
+          spec: {
+            cloudentity: {
+              url: 'https://127.0.0.1:1',
+              tenant: 't',
+              server: 's',
+              credentialsSecret: { name: 'acp-admin' },
+            },
+          },
+        },
+      }),
     'create a Pod in its own namespace': () =>
       core.createNamespacedPod({
         namespace: system,
@@ -322,7 +376,7 @@ test('the token reads its source namespace and is refused everything else (403)'
   expect(statuses).toEqual(Object.fromEntries(Object.keys(refused).map((k) => [k, 403])));
 });
 
-test('a bundle naming a namespace the chart does not grant is reported not Ready, and nothing is read', async () => {
+test('a bundle naming a namespace the chart does not grant is refused by the operator before any request', async () => {
   const name = newBundle('rbac-outside');
   await applyBundle(name, {
     sources: [{ configMap: { namespace: elsewhere, name: 'unrelated', key: 'ca.crt' } }],
@@ -334,6 +388,10 @@ test('a bundle naming a namespace the chart does not grant is reported not Ready
     { timeoutMs: 30_000 },
   );
   expect(condition(tb, 'Ready')?.status).toBe('False');
-  expect(condition(tb, 'SourcesValid')?.message).toMatch(/forbidden/i);
+  // The operator's boundary (the chart's SOURCE_NAMESPACES) refuses it before any request: no 403.
+  expect(condition(tb, 'SourcesValid')?.message).toMatch(
+    new RegExp(`namespace ${elsewhere} is not a source namespace \\(rule SourceNamespaces`),
+  );
   expect(tb.status?.certificateCount ?? 0).toBe(0);
+  expect(op!.lines.filter((l) => l.includes(elsewhere) && /forbidden| 403 /i.test(l))).toEqual([]);
 });

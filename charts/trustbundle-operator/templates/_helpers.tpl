@@ -68,3 +68,21 @@ default
   name: {{ include "trustbundle-operator.serviceAccountName" . }}
   namespace: {{ .Release.Namespace }}
 {{- end }}
+
+{{/* Where credentials, CA Secrets and truststore passwords are read: trustNamespace, or the release's. */}}
+{{- define "trustbundle-operator.trustNamespace" -}}
+{{- default .Release.Namespace .Values.trustNamespace }}
+{{- end }}
+
+{{/* Namespaces sources may come from: the trust namespace and rbac.sourceNamespaces, as JSON. */}}
+{{- define "trustbundle-operator.sourceNamespaces" -}}
+{{- prepend .Values.rbac.sourceNamespaces (include "trustbundle-operator.trustNamespace" .) | uniq | toJson }}
+{{- end }}
+
+{{/* Namespaces targets and workloads may be in, as the operator's --target-namespaces: the target and
+rollout lists, or * (any) with rbac.clusterWide and both lists empty. Without clusterWide, empty
+lists grant no namespace at all. */}}
+{{- define "trustbundle-operator.targetNamespaces" -}}
+{{- $all := concat .Values.rbac.targetNamespaces .Values.rbac.rolloutNamespaces | uniq }}
+{{- if and .Values.rbac.clusterWide (not $all) }}*{{ else }}{{ join "," $all }}{{ end }}
+{{- end }}

@@ -11,17 +11,18 @@ first referenced after its watch started. */}}
   verbs: ["get", "list", "watch"]
 {{- end }}
 
-{{/* Writes to targets: server-side apply, and deletion for deletionPolicy: Delete. */}}
+{{/* Writes to an existing target: server-side apply (patch), and deletion for deletionPolicy:
+Delete; get reads an existing object the cache does not show (does its owner consent?). */}}
 {{- define "trustbundle-operator.targetWriteVerbs" -}}
-{{- if .Values.rbac.deleteTargets }}["create", "patch", "delete"]{{ else }}["create", "patch"]{{ end }}
+{{- if .Values.rbac.deleteTargets }}["get", "patch", "delete"]{{ else }}["get", "patch"]{{ end }}
 {{- end }}
 
-{{/* Target Secrets and ConfigMaps: a label-selected watch, then server-side apply (PATCH; a
-missing target is created by the same PATCH, which the API server authorizes as create). */}}
+{{/* Target Secrets and ConfigMaps: a label-selected watch; a missing target is created (POST, whose
+name RBAC cannot check), an existing one read and written only as targetWriteVerbs says. */}}
 {{- define "trustbundle-operator.rules.target" -}}
 - apiGroups: [""]
   resources: {{ toJson .Values.rbac.targetResources }}
-  verbs: ["list", "watch"]
+  verbs: ["list", "watch", "create"]
 - apiGroups: [""]
   resources: {{ toJson .Values.rbac.targetResources }}
   verbs: {{ include "trustbundle-operator.targetWriteVerbs" . }}
@@ -38,11 +39,11 @@ server-side apply of the pod template's bundle-hash annotation. */}}
   verbs: ["list", "watch", "patch"]
 {{- end }}
 
-{{/* spec.targets.authorizationServers[]: credentialsSecret and caSecret, read through the
-Secret source cache (a per-namespace watch). */}}
-{{- define "trustbundle-operator.rules.credentials" -}}
+{{/* The trust namespace: AuthorizationServer credentials and CA Secrets, truststore passwords and
+sources, read through the per-namespace source cache. */}}
+{{- define "trustbundle-operator.rules.trust" -}}
 - apiGroups: [""]
-  resources: ["secrets"]
+  resources: {{ concat (list "secrets") .Values.rbac.sourceResources | uniq | toJson }}
   verbs: ["get", "list", "watch"]
 {{- end }}
 
@@ -53,7 +54,7 @@ Secret source cache (a per-namespace watch). */}}
   verbs: ["get", "list", "watch"]
 - apiGroups: [""]
   resources: {{ toJson .Values.rbac.targetResources }}
-  verbs: ["list", "watch"]
+  verbs: ["list", "watch", "create"]
 - apiGroups: [""]
   resources: {{ toJson .Values.rbac.targetResources }}
   verbs: {{ include "trustbundle-operator.targetWriteVerbs" . }}
