@@ -10,6 +10,8 @@ export interface OperatorOptions {
   env?: Record<string, string>;
   /** Wait until the controller has synced its caches (or, when a standby, until it serves). */
   waitReady?: boolean;
+  /** Another build's entry point (the previous release, for the upgrade test). */
+  main?: string;
 }
 
 export class OperatorProcess {
@@ -25,7 +27,7 @@ export class OperatorProcess {
   }
 
   private async launch(options: OperatorOptions): Promise<void> {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'operator/src/main.ts')], {
+    const child = spawn(process.execPath, [options.main ?? join(REPO_ROOT, 'operator/src/main.ts')], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,

@@ -82,6 +82,11 @@ export function redact(text: string, secrets: readonly string[]): string {
   let out = text.replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]');
   for (const secret of secrets) {
     if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+    // A very short secret is still a secret: replaced where it stands alone, not inside words.
+    else if (secret.length > 0) {
+      const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      out = out.replace(new RegExp(`(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])`, 'g'), '[redacted]');
+    }
   }
   return out;
 }
