@@ -10,7 +10,7 @@ import {
   uniqueSuffix,
   waitFor,
 } from './harness/kube.ts';
-import { declareAuthorizationServer } from './support/faults.ts';
+import { contractServerSpec, declareAuthorizationServer } from './support/faults.ts';
 import type { AuthorizationServer } from '../operator/src/api/authorization-server.ts';
 import { OpenSSL, type TestCert } from '../operator/test/support/openssl.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
@@ -84,15 +84,7 @@ beforeAll(async () => {
     namespace: system,
     body: { metadata: { name: 'acp-ca' }, stringData: { 'ca.crt': acp.caPem! } },
   });
-  await declareAuthorizationServer(server, {
-    cloudentity: {
-      url: acp.url,
-      tenant: acp.tenant,
-      server: 'openbanking_brasil',
-      credentialsSecret: { name: 'acp-admin' },
-      caSecret: { name: 'acp-ca' },
-    },
-  });
+  await declareAuthorizationServer(server, contractServerSpec(acp));
   op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '1', TRUST_NAMESPACE: system } });
 });
 
@@ -253,16 +245,7 @@ test('a second bundle naming the same server is refused, and the first keeps pub
 test('DryRun reads root_cas, reports the exact difference, and writes nothing', async () => {
   await applyBundle(name, spec(ca1, ca2));
   await acpHolds([ca1, ca2], 'CA1 + CA2');
-  await declareAuthorizationServer(server, {
-    mode: 'DryRun',
-    cloudentity: {
-      url: acp.url,
-      tenant: acp.tenant,
-      server: 'openbanking_brasil',
-      credentialsSecret: { name: 'acp-admin' },
-      caSecret: { name: 'acp-ca' },
-    },
-  });
+  await declareAuthorizationServer(server, contractServerSpec(acp, { mode: 'DryRun' }));
   const puts = acp.requestsTo('put').length;
   await applyBundle(name, spec(ca2, ca3));
   const as = await waitFor(
@@ -287,15 +270,6 @@ test('DryRun reads root_cas, reports the exact difference, and writes nothing', 
   expect(fingerprints(acp.serverObject('openbanking_brasil').root_cas)).toEqual(fp(ca1, ca2));
   expect((await bundleEvents(name)).map((e) => e.reason)).toContain('DryRun');
   // Back to Enforce: the bundle is written.
-  await declareAuthorizationServer(server, {
-    mode: 'Enforce',
-    cloudentity: {
-      url: acp.url,
-      tenant: acp.tenant,
-      server: 'openbanking_brasil',
-      credentialsSecret: { name: 'acp-admin' },
-      caSecret: { name: 'acp-ca' },
-    },
-  });
+  await declareAuthorizationServer(server, contractServerSpec(acp, { mode: 'Enforce' }));
   await acpHolds([ca2, ca3], 'CA2 + CA3 once enforced');
 });

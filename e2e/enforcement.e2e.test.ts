@@ -16,7 +16,7 @@ import {
   waitFor,
 } from './harness/kube.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
-import { declareAuthorizationServer } from './support/faults.ts';
+import { contractServerSpec, declareAuthorizationServer } from './support/faults.ts';
 import { IngressSync, requestWithBoth } from './support/enforcement.ts';
 import { Nginx } from './support/nginx.ts';
 import { installCrds, OperatorProcess, readRepoFile } from './support/operator.ts';
@@ -66,15 +66,7 @@ beforeAll(async () => {
     ingress: { namespace: ingress!, name: 'ingress-nginx-controller' },
     acp: `acp-openbanking-${uniqueSuffix()}`,
   };
-  await declareAuthorizationServer(names.acp!, {
-    cloudentity: {
-      url: acp.url,
-      tenant: acp.tenant,
-      server: 'openbanking_brasil',
-      credentialsSecret: { name: 'acp-admin' },
-      caSecret: { name: 'acp-ca', key: 'ca.crt' },
-    },
-  });
+  await declareAuthorizationServer(names.acp!, contractServerSpec(acp));
   await applyObjects([
     ...caSecrets(names, pki),
     secret(system!, 'acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }),

@@ -17,7 +17,7 @@ import {
 import { REPO_ROOT } from './harness/tools.ts';
 import { OpenSSL } from '../operator/test/support/openssl.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
-import { declareAuthorizationServer, declareSecret } from './support/faults.ts';
+import { contractServerSpec, declareAuthorizationServer, declareSecret } from './support/faults.ts';
 import { OperatorProcess } from './support/operator.ts';
 import {
   bundleEvents,
@@ -194,15 +194,7 @@ test('upgraded in place: nothing in force changes, the old shape says what to ch
 
   // 3. What the bundle asked for: an administrator's AuthorizationServer, named by the bundle,
   //    and the workload's consent. The trust is already in force, so nothing is written.
-  await declareAuthorizationServer(server, {
-    cloudentity: {
-      url: acp.url,
-      tenant: acp.tenant,
-      server: 'openbanking_brasil',
-      credentialsSecret: { name: 'acp-admin' },
-      caSecret: { name: 'acp-ca' },
-    },
-  });
+  await declareAuthorizationServer(server, contractServerSpec(acp));
   const migrated = oldShape();
   (migrated.spec.targets as { authorizationServers: object[] }).authorizationServers = [{ name: server }];
   await kubectl(['apply', '-f', '-'], { input: yaml.dump(migrated) });

@@ -113,7 +113,24 @@ export async function contractServerTarget(
   });
   if (ca) await declareSecret(trustNamespace, `${prefix}-ca`, { 'ca.crt': ca });
   const name = `${prefix}-${trustNamespace}`;
-  await declareAuthorizationServer(name, {
+  await declareAuthorizationServer(
+    name,
+    contractServerSpec(acp, { prefix, ca: ca !== null, insecure, ...(mode ? { mode } : {}) }),
+  );
+  return { name };
+}
+
+/** The AuthorizationServer spec of a contract server, its Secrets `<prefix>-admin` and `<prefix>-ca`. */
+export function contractServerSpec(
+  acp: AcpContractServer,
+  {
+    prefix = 'acp',
+    ca = true,
+    insecure = false,
+    mode,
+  }: { prefix?: string; ca?: boolean; insecure?: boolean; mode?: 'Enforce' | 'DryRun' } = {},
+): AuthorizationServerSpec {
+  return {
     ...(mode ? { mode } : {}),
     cloudentity: {
       url: acp.url,
@@ -123,8 +140,7 @@ export async function contractServerTarget(
       ...(ca ? { caSecret: { name: `${prefix}-ca` } } : {}),
       ...(insecure ? { insecureSkipTLSVerify: true } : {}),
     },
-  });
-  return { name };
+  };
 }
 
 /** Creates or replaces an AuthorizationServer (cluster-scoped), as an administrator would. */

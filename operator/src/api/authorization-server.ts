@@ -11,11 +11,12 @@ import {
   name,
   object,
   string,
+  conditionSchema,
+  rootSchema,
   type JSONSchema,
 } from './schema-builders.ts';
 import type { API_VERSION } from './v1alpha1.ts';
 import {
-  CONDITION_STATUSES,
   DEFAULT_CLIENT_ID_KEY,
   DEFAULT_CLIENT_SECRET_KEY,
   DEFAULT_KEY,
@@ -139,25 +140,9 @@ const spec = object(
   { required: ['cloudentity'] },
 );
 
-const condition = object(
-  'An observation following the Kubernetes API conventions.',
-  {
-    type: string(
-      'Ready (the trusted CAs hold the bundle, or in DryRun were read) or Connected (token and read).',
-      {
-        maxLength: 316,
-      },
-    ),
-    status: string('True, False or Unknown.', { enum: CONDITION_STATUSES }),
-    reason: string('CamelCase reason.', { minLength: 1, maxLength: 1024 }),
-    message: string('Details.', { maxLength: 32768 }),
-    observedGeneration: integer('The .metadata.generation the condition was set for.', {
-      format: 'int64',
-      minimum: 0,
-    }),
-    lastTransitionTime: string('When the status last changed.', { format: 'date-time' }),
-  },
-  { required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'] },
+const condition = conditionSchema(
+  'the server',
+  'Ready (the trusted CAs hold the bundle, or in DryRun equal it) or Connected (token obtained and server read).',
 );
 
 const status = object('What the operator last did with this server; written by the operator only.', {
@@ -182,15 +167,9 @@ const status = object('What the operator last did with this server; written by t
   }),
 });
 
-export const authorizationServerSchema: JSONSchema = object(
+export const authorizationServerSchema: JSONSchema = rootSchema(
   'AuthorizationServer is an authorization server whose trusted client CAs a TrustBundle may set. ' +
     'Created by cluster administrators; TrustBundles refer to it by name.',
-  {
-    apiVersion: string('APIVersion defines the versioned schema of this representation of an object.'),
-    kind: string('Kind is a string value representing the REST resource this object represents.'),
-    metadata: { type: 'object' },
-    spec,
-    status,
-  },
-  { required: ['spec'] },
+  spec,
+  status,
 );

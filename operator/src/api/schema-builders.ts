@@ -1,5 +1,6 @@
 // Building blocks of the CRDs' OpenAPI v3 schemas: structural, every field described, with the
 // name rules of Kubernetes itself.
+import { CONDITION_STATUSES } from './v1alpha1.ts';
 export interface ValidationRule {
   rule: string;
   message: string;
@@ -97,3 +98,42 @@ export const httpsURL = (description: string): JSONSchema =>
       },
     ],
   });
+
+const CONDITION_TYPE =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$';
+
+/** A metav1.Condition, as the Kubernetes API conventions define it. */
+export const conditionSchema = (of: string, types: string): JSONSchema =>
+  object(
+    `An observation of one aspect of ${of}, following the Kubernetes API conventions.`,
+    {
+      type: string(types, { maxLength: 316, pattern: CONDITION_TYPE }),
+      status: string('True, False or Unknown.', { enum: CONDITION_STATUSES }),
+      reason: string('CamelCase reason for the last transition.', {
+        minLength: 1,
+        maxLength: 1024,
+        pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+      }),
+      message: string('Human-readable details of the last transition.', { maxLength: 32768 }),
+      observedGeneration: integer('The .metadata.generation the condition was set for.', {
+        format: 'int64',
+        minimum: 0,
+      }),
+      lastTransitionTime: string('When the status last changed.', { format: 'date-time' }),
+    },
+    { required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'] },
+  );
+
+/** The root of a kind's schema: the API server accepts nothing but a type for metadata. */
+export const rootSchema = (description: string, spec: JSONSchema, status: JSONSchema): JSONSchema =>
+  object(
+    description,
+    {
+      apiVersion: string('APIVersion defines the versioned schema of this representation of an object.'),
+      kind: string('Kind is a string value representing the REST resource this object represents.'),
+      metadata: { type: 'object' },
+      spec,
+      status,
+    },
+    { required: ['spec'] },
+  );

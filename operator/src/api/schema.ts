@@ -4,7 +4,6 @@
 import {
   CERTIFICATE_ACTIONS,
   CERTIFICATE_STATUSES,
-  CONDITION_STATUSES,
   CRL_KEY,
   DEFAULT_CLIENT_ID_KEY,
   DEFAULT_CLIENT_SECRET_KEY,
@@ -31,6 +30,8 @@ import {
   namespace,
   object,
   string,
+  conditionSchema,
+  rootSchema,
   type JSONSchema,
 } from './schema-builders.ts';
 
@@ -497,32 +498,10 @@ const targetsStatus = object('Per-target state.', {
   ),
 });
 
-const condition = object(
-  'An observation of one aspect of the bundle, following the Kubernetes API conventions.',
-  {
-    type: string(
-      'Ready, SourcesValid, SecretsSynced, AuthorizationServersSynced, RolloutsComplete; and, for kstatus ' +
-        '(Flux), Reconciling while work is in progress and Stalled when a person must act.',
-      {
-        maxLength: 316,
-        pattern:
-          '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
-      },
-    ),
-    status: string('True, False or Unknown.', { enum: CONDITION_STATUSES }),
-    reason: string('CamelCase reason for the last transition.', {
-      minLength: 1,
-      maxLength: 1024,
-      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
-    }),
-    message: string('Human-readable details of the last transition.', { maxLength: 32768 }),
-    observedGeneration: integer('The .metadata.generation the condition was set for.', {
-      format: 'int64',
-      minimum: 0,
-    }),
-    lastTransitionTime: dateTime('When the status last changed.'),
-  },
-  { required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'] },
+const condition = conditionSchema(
+  'the bundle',
+  'Ready, SourcesValid, SecretsSynced, AuthorizationServersSynced, RolloutsComplete; and, for kstatus ' +
+    '(Flux), Reconciling while work is in progress and Stalled when a person must act.',
 );
 
 const status = object('What the operator observed and did; written by the controller only.', {
@@ -572,16 +551,9 @@ const status = object('What the operator observed and did; written by the contro
 });
 
 /** The schema of a TrustBundle, as served under spec.versions[].schema.openAPIV3Schema. */
-export const trustBundleSchema: JSONSchema = object(
+export const trustBundleSchema: JSONSchema = rootSchema(
   'TrustBundle is a set of root CA certificates trusted for mutual TLS, vetted by a policy and rolled out ' +
     'to ingress Secrets, authorization servers and workloads.',
-  {
-    apiVersion: string('APIVersion defines the versioned schema of this representation of an object.'),
-    kind: string('Kind is a string value representing the REST resource this object represents.'),
-    // The API server forbids anything but a type here (even a description).
-    metadata: { type: 'object' },
-    spec,
-    status,
-  },
-  { required: ['spec'] },
+  spec,
+  status,
 );
