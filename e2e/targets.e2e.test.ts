@@ -50,7 +50,10 @@ beforeAll(async () => {
     namespace: ns,
     body: { metadata: { name: 'store-pass' }, stringData: { password: 'Trust-Store-1' } },
   });
-  op = await OperatorProcess.start({ env: { RESYNC_SECONDS: '2' } });
+  // The truststore password lives in the trust namespace; the signer is one the administrator allowed.
+  op = await OperatorProcess.start({
+    env: { RESYNC_SECONDS: '2', TRUST_NAMESPACE: ns, CLUSTER_TRUST_BUNDLE_SIGNERS: 'example.com/tpp' },
+  });
 });
 
 afterAll(async () => {
