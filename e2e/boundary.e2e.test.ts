@@ -359,3 +359,21 @@ test('the refusals are visible to kubectl users as Events', async () => {
   expect(out).toMatch(/NotAdopted/);
   expect(out).toMatch(/NotAllowed/);
 });
+
+test('caches of namespaces no bundle names any more are released', async () => {
+  const mark = requests.length;
+  for (const b of bundles) await deleteBundle(b);
+  await waitFor('the operator to release the namespace caches', () =>
+    op.lines.some((l) => l.includes('released namespace caches no bundle uses')),
+  );
+  // Nothing is watched again for the released namespaces: no new watch request names them.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const rewatched = requests
+    .slice(mark)
+    .filter(
+      (r) =>
+        r.path.includes('watch=true') &&
+        [sources, apim, ingress].some((ns) => r.path.includes(`/namespaces/${ns}/`)),
+    );
+  expect(rewatched).toEqual([]);
+});

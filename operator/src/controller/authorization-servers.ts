@@ -87,7 +87,10 @@ export class AuthorizationServerTargets {
           if (!old || old === as || old.metadata.generation !== as.metadata.generation)
             o.onChange(as.metadata.name!);
         },
-        remove: (as) => o.onChange(as.metadata.name!),
+        remove: (as) => {
+          o.onChange(as.metadata.name!);
+          this.retainClients();
+        },
       },
     });
   }
@@ -98,6 +101,18 @@ export class AuthorizationServerTargets {
 
   stop(): void {
     this.reflector.stop();
+  }
+
+  /** Closes the clients (tokens, connections) of servers no bundle names any more. */
+  retainClients(): void {
+    const named = new Set(
+      this.o.bundles().flatMap((tb) => (tb.spec.targets?.authorizationServers ?? []).map((r) => r.name)),
+    );
+    const kept = [...named].flatMap((name) => {
+      const as = name ? this.reflector.get(name) : undefined;
+      return as ? [{ cloudentity: cloudentityTargetOf(as, this.o.boundary.trustNamespace) }] : [];
+    });
+    this.o.pool.retain(kept);
   }
 
   /** The bundle allowed to publish to a server: the oldest of those that name it. */

@@ -294,10 +294,33 @@ export class TrustBundleController {
           // Deleting a bundle leaves its targets as they are (deletionPolicy Retain). Another bundle
           // that was refused because this one owned a target may now take it over.
           for (const ref of refs) this.enqueueUsers(ref);
+          this.releaseUnused();
           log.info({ bundle: name }, 'TrustBundle deleted; its targets are left in place');
         },
       },
     });
+  }
+
+  /**
+   * Namespace caches and authorization-server clients no bundle uses any more are released, so
+   * that a namespace named once (by mistake, or by a bundle since deleted) is not watched forever.
+   */
+  private releaseUnused(): void {
+    const used = new Set<string>();
+    const usedTargets = new Set<string>();
+    for (const ref of this.index.allRefs()) {
+      const [kind = '', namespace = ''] = ref.split('/');
+      if (kind.startsWith('Target')) usedTargets.add(`${kind.slice('Target'.length)}/${namespace}`);
+      else used.add(`${kind}/${namespace}`);
+    }
+    const released =
+      this.sources.retain(used) +
+      this.workloads.retain(used) +
+      this.secretTargets.retain(usedTargets) +
+      this.configMapTargets.retain(usedTargets) +
+      this.clusterTrustBundleTargets.retain(usedTargets);
+    this.authServers.retainClients();
+    if (released > 0) this.o.log.info({ released }, 'released namespace caches no bundle uses');
   }
 
   private enqueueUsers(ref: string): void {

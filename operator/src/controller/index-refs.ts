@@ -35,6 +35,11 @@ export class ReferenceIndex {
     return this.byObject.has(ref);
   }
 
+  /** Every object some bundle uses. */
+  allRefs(): IterableIterator<string> {
+    return this.byObject.keys();
+  }
+
   refsOf(bundle: string): string[] {
     return [...(this.byBundle.get(bundle) ?? [])];
   }

@@ -99,6 +99,18 @@ export abstract class NamespacedCaches<R extends { metadata?: ObjectMeta }, T ex
     return r;
   }
 
+  /** Stops the caches (`kind/namespace`) no bundle uses any more; returns how many were released. */
+  retain(keep: ReadonlySet<string>): number {
+    let released = 0;
+    for (const [id, r] of this.reflectors) {
+      if (keep.has(id)) continue;
+      r.stop();
+      this.reflectors.delete(id);
+      released++;
+    }
+    return released;
+  }
+
   get allSynced(): boolean {
     return [...this.reflectors.values()].every((r) => r.hasSynced);
   }
