@@ -18,6 +18,7 @@ import {
   ROLLOUT_STATES,
   SYNC_STATES,
 } from './v1alpha1.ts';
+import { SELECTOR_OPERATORS } from '../kube/selector.ts';
 
 import {
   array,
@@ -37,20 +38,74 @@ import {
 
 export type { JSONSchema, ValidationRule } from './schema-builders.ts';
 
+const LABEL_KEY =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$';
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+
+/** metav1.LabelSelector: matchLabels and matchExpressions, as Kubernetes defines them. */
+const labelSelector = (description: string, extra: { minProperties?: number } = {}) =>
+  object(
+    description,
+    {
+      matchLabels: {
+        type: 'object',
+        description: 'Labels that must all be present with these values.',
+        maxProperties: 32,
+        additionalProperties: string('Label value.', { maxLength: 63, pattern: LABEL_VALUE }),
+      },
+      matchExpressions: array(
+        'Requirements that must all hold.',
+        object(
+          'A label requirement: In and NotIn need values, Exists and DoesNotExist take none.',
+          {
+            key: string('Label key.', { minLength: 1, maxLength: 317, pattern: LABEL_KEY }),
+            operator: string('In, NotIn, Exists or DoesNotExist.', { enum: SELECTOR_OPERATORS }),
+            values: array('Label values.', string('Label value.', { maxLength: 63, pattern: LABEL_VALUE }), {
+              maxItems: 64,
+            }),
+          },
+          {
+            required: ['key', 'operator'],
+            'x-kubernetes-validations': [
+              {
+                rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+                message: 'In and NotIn need values; Exists and DoesNotExist take none',
+              },
+            ],
+          },
+        ),
+        { maxItems: 16 },
+      ),
+    },
+    { 'x-kubernetes-map-type': 'atomic', ...extra },
+  );
+
 const sourceReference = (kind: 'Secret' | 'ConfigMap') =>
   object(
-    `A ${kind} holding one or more PEM CERTIFICATE blocks under one key.`,
+    `A ${kind} holding one or more PEM CERTIFICATE blocks under one key, named, or every ${kind} of ` +
+      'the namespace a label selector matches. Exactly one of name or selector.',
     {
       namespace: namespace(kind),
       name: name(kind),
+      selector: labelSelector(
+        `Every ${kind} of the namespace with these labels contributes its key; each is named in the ` +
+          'status as a source of its certificates. A labelled object is vetted like a named one.',
+        { minProperties: 1 },
+      ),
       key: dataKey(`Key within the ${kind}'s data.`, DEFAULT_KEY),
       optional: boolean(
-        `When true, a missing ${kind} or key is skipped (with a warning in the status) instead of ` +
-          'holding the bundle back. Defaults to false: a missing source keeps the last good bundle in force.',
+        `When true, a missing ${kind} or key (with a selector: no ${kind} matching, or a matching one ` +
+          'without the key) is skipped instead of holding the bundle back. Defaults to false: the bundle ' +
+          'is refused and the last good bundle stays in force.',
         { default: false },
       ),
     },
-    { required: ['namespace', 'name'] },
+    {
+      required: ['namespace'],
+      'x-kubernetes-validations': [
+        { rule: 'has(self.name) != has(self.selector)', message: 'set exactly one of name or selector' },
+      ],
+    },
   );
 
 const source = object(
@@ -134,6 +189,19 @@ const policy = object(
   { default: {} },
 );
 
+const namespaceSelector = (kind: string) =>
+  labelSelector(
+    `Write the ${kind} into every namespace with these labels (the label is the namespace owner's ` +
+      'consent) that --target-namespaces allows, and follow namespaces as they are created, relabelled ' +
+      "and deleted. A namespace that stops matching is handled by the bundle's deletionPolicy. " +
+      'An empty selector matches every namespace.',
+  );
+
+const ONE_NAMESPACE_RULE = {
+  rule: 'has(self.namespace) != has(self.namespaceSelector)',
+  message: 'set exactly one of namespace or namespaceSelector',
+};
+
 const secretTarget = object(
   'A Secret the operator writes the bundle into, e.g. the one an nginx ingress names in auth-tls-secret. ' +
     'It is created if missing. Besides the bundle key (and the truststore key) the operator owns ca.crl: ' +
@@ -141,6 +209,7 @@ const secretTarget = object(
     'Other keys in the Secret are left alone.',
   {
     namespace: namespace('target Secret'),
+    namespaceSelector: namespaceSelector('Secret'),
     name: name('target Secret'),
     key: dataKey('Key the PEM bundle is written under.', DEFAULT_KEY),
     truststore: object(
@@ -162,8 +231,9 @@ const secretTarget = object(
     ),
   },
   {
-    required: ['namespace', 'name'],
+    required: ['name'],
     'x-kubernetes-validations': [
+      ONE_NAMESPACE_RULE,
       {
         rule: `!has(self.key) || self.key != '${CRL_KEY}'`,
         message: `key must not be ${CRL_KEY}: the operator writes the CRLs there`,
@@ -190,10 +260,11 @@ const configMapTarget = object(
     'client-certificate validation (caCertificateRefs). Created if missing; other keys are left alone.',
   {
     namespace: namespace('target ConfigMap'),
+    namespaceSelector: namespaceSelector('ConfigMap'),
     name: name('target ConfigMap'),
     key: dataKey('Key the PEM bundle is written under.', DEFAULT_KEY),
   },
-  { required: ['namespace', 'name'] },
+  { required: ['name'], 'x-kubernetes-validations': [ONE_NAMESPACE_RULE] },
 );
 
 const clusterTrustBundleTarget = object(
@@ -329,15 +400,14 @@ const rolloutTarget = object(
 const targets = object(
   'Where the bundle is enforced. None is required: a bundle may serve for validation only.',
   {
+    // Atomic lists: a map list's keys must be required, and namespace is not (namespaceSelector).
     secrets: array('Secrets the bundle is written into.', secretTarget, {
       maxItems: LIMITS.secretTargets,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['namespace', 'name', 'key'],
+      'x-kubernetes-list-type': 'atomic',
     }),
     configMaps: array('ConfigMaps the bundle is written into.', configMapTarget, {
       maxItems: LIMITS.configMapTargets,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['namespace', 'name', 'key'],
+      'x-kubernetes-list-type': 'atomic',
     }),
     clusterTrustBundles: array('ClusterTrustBundles the bundle is published as.', clusterTrustBundleTarget, {
       maxItems: LIMITS.clusterTrustBundleTargets,
@@ -420,37 +490,45 @@ const syncFields = {
   message: string('Details, e.g. the last error.'),
 };
 
+const count = (description: string) => integer(description, { minimum: 0 });
+
+/** One entry per target of the spec: a namespace-selected one is summarised, never one entry per namespace. */
+const objectTargetStatus = (kind: string) =>
+  object(
+    `A target ${kind}; for a namespace-selected one, a summary over the namespaces it is written into.`,
+    {
+      namespace: namespace(kind),
+      namespaceSelector: string("The namespace selector, in kubectl's syntax."),
+      name: name(kind),
+      key: string('Data key of the bundle.'),
+      state: string('Pending, Synced or Failed (with a selector: Synced when every namespace is).', {
+        enum: SYNC_STATES,
+      }),
+      matched: count('Namespaces the selector matches inside --target-namespaces.'),
+      synced: count('Of those, namespaces whose object holds the bundle.'),
+      failed: count('Of those, namespaces whose object could not be brought to the bundle.'),
+      notAllowed: count('Namespaces the selector matches outside --target-namespaces: never written.'),
+      failures: array(
+        `The first ${LIMITS.statusFailures} namespaces that failed, with why.`,
+        object(
+          'A namespace the target could not be written into.',
+          { namespace: namespace(kind), message: string('Why.') },
+          { required: ['namespace', 'message'] },
+        ),
+        { maxItems: LIMITS.statusFailures },
+      ),
+      ...syncFields,
+    },
+    { required: ['name', 'state'] },
+  );
+
 const targetsStatus = object('Per-target state.', {
-  secrets: array(
-    'State of each target Secret.',
-    object(
-      'A target Secret.',
-      {
-        namespace: namespace('Secret'),
-        name: name('Secret'),
-        key: string('Data key of the bundle.'),
-        state: string('Pending, Synced or Failed.', { enum: SYNC_STATES }),
-        ...syncFields,
-      },
-      { required: ['namespace', 'name', 'state'] },
-    ),
-    { maxItems: LIMITS.secretTargets },
-  ),
-  configMaps: array(
-    'State of each target ConfigMap.',
-    object(
-      'A target ConfigMap.',
-      {
-        namespace: namespace('ConfigMap'),
-        name: name('ConfigMap'),
-        key: string('Data key of the bundle.'),
-        state: string('Pending, Synced or Failed.', { enum: SYNC_STATES }),
-        ...syncFields,
-      },
-      { required: ['namespace', 'name', 'state'] },
-    ),
-    { maxItems: LIMITS.configMapTargets },
-  ),
+  secrets: array('State of each target Secret.', objectTargetStatus('Secret'), {
+    maxItems: LIMITS.secretTargets,
+  }),
+  configMaps: array('State of each target ConfigMap.', objectTargetStatus('ConfigMap'), {
+    maxItems: LIMITS.configMapTargets,
+  }),
   clusterTrustBundles: array(
     'State of each target ClusterTrustBundle.',
     object(

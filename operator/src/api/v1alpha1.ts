@@ -3,6 +3,9 @@
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { DEFAULT_POLICY, resolvePolicy } from '../bundle/policy.ts';
 import type { CertificateStatus as EngineCertificateStatus, ExpiredAction, Policy } from '../bundle/types.ts';
+import type { LabelSelector } from '../kube/selector.ts';
+
+export type { LabelSelector };
 
 /**
  * The policy a bundle gets for every field it leaves out (the engine's defaults, which the schema
@@ -89,6 +92,8 @@ export const LIMITS = Object.freeze({
   statusCertificates: 100,
   statusProblems: 100,
   statusRollouts: 500,
+  /** Namespaces named in the status of one namespace-selected target (the first failures). */
+  statusFailures: 5,
 });
 
 // ---- spec ----
@@ -100,8 +105,18 @@ export interface ObjectKeyReference {
   key?: string;
 }
 
-export interface SourceReference extends ObjectKeyReference {
-  /** A missing object or key is skipped instead of failing the build. */
+/** Exactly one of `name` and `selector` is set. */
+export interface SourceReference {
+  namespace: string;
+  name?: string;
+  /** Every object of the namespace with these labels contributes its key. */
+  selector?: LabelSelector;
+  /** Data key; defaults to `ca.crt`. */
+  key?: string;
+  /**
+   * A missing object or key (or, with a selector, no object matching) is skipped instead of
+   * failing the build.
+   */
   optional?: boolean;
 }
 
@@ -123,11 +138,21 @@ export interface TruststoreSpec {
   passwordSecret?: ObjectKeyReference;
 }
 
-export interface SecretTarget extends ObjectKeyReference {
+/** Exactly one of `namespace` and `namespaceSelector` is set. */
+export interface FannedOutTarget {
+  namespace?: string;
+  /** The object is written into every namespace with these labels that the trust boundary allows. */
+  namespaceSelector?: LabelSelector;
+  name: string;
+  /** Data key; defaults to `ca.crt`. */
+  key?: string;
+}
+
+export interface SecretTarget extends FannedOutTarget {
   truststore?: TruststoreSpec;
 }
 
-export type ConfigMapTarget = ObjectKeyReference;
+export type ConfigMapTarget = FannedOutTarget;
 
 export interface ClusterTrustBundleTarget {
   name: string;
@@ -230,19 +255,34 @@ interface TargetSyncStatus {
   message?: string;
 }
 
-export interface SecretTargetStatus extends TargetSyncStatus {
+/** A namespace where a namespace-selected target could not be brought to the bundle. */
+export interface NamespaceFailure {
   namespace: string;
-  name: string;
-  key: string;
-  state: SyncState;
+  message: string;
 }
 
-export interface ConfigMapTargetStatus extends TargetSyncStatus {
-  namespace: string;
+/**
+ * One Secret or ConfigMap target. A namespace-selected one is summarised (counts and the first
+ * failures), so the status stays bounded however many namespaces match.
+ */
+export interface ObjectTargetStatus extends TargetSyncStatus {
+  namespace?: string;
+  /** The selector in kubectl's syntax, for a namespace-selected target. */
+  namespaceSelector?: string;
   name: string;
   key: string;
   state: SyncState;
+  /** Namespaces the selector matches that the trust boundary allows. */
+  matched?: number;
+  synced?: number;
+  failed?: number;
+  /** Namespaces the selector matches outside --target-namespaces: never written. */
+  notAllowed?: number;
+  failures?: NamespaceFailure[];
 }
+
+export type SecretTargetStatus = ObjectTargetStatus;
+export type ConfigMapTargetStatus = ObjectTargetStatus;
 
 export interface ClusterTrustBundleTargetStatus extends TargetSyncStatus {
   name: string;

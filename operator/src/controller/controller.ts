@@ -11,6 +11,7 @@ import {
   PLURAL,
   VERSION,
   keyOf,
+  LIMITS,
   resolvePolicy,
   type AuthorizationServerTargetStatus,
   type ObjectKeyReference,
@@ -18,6 +19,9 @@ import {
   DEFAULT_DELETION_POLICY,
   DEFAULT_PASSWORD_KEY,
   DEFAULT_TRUSTSTORE_KEY,
+  type FannedOutTarget,
+  type LabelSelector,
+  type ObjectTargetStatus,
   type SecretTarget as SecretTargetSpec,
   type SecretTargetStatus,
   type TrustBundle,
@@ -27,15 +31,19 @@ import { AuthorizationServerPool } from '../authserver/index.ts';
 import { buildBundle, earliestNotAfter } from '../bundle/build.ts';
 import { CertificateCache } from '../bundle/certificate.ts';
 import type { BuildReport, Bundle, Policy, Source } from '../bundle/types.ts';
-import { isNotFound, type KubeClient } from '../kube/client.ts';
+import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import {
   objectKey,
   SourceCaches,
   TargetCaches,
   targetFingerprint,
+  type SourceKind,
+  type SourceObject,
   type TargetObject,
 } from '../kube/objects.ts';
+import { matches, selectorString } from '../kube/selector.ts';
+import { FANOUT_CONCURRENCY, mapBounded, Namespaces, summarise } from './fanout.ts';
 import { newerOrSame, Reflector } from '../kube/reflector.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
 import { Rollouts, WorkloadCaches, workloadRef } from '../rollout/rollouts.ts';
@@ -141,6 +149,15 @@ export class TrustBundleController {
    * holding the bundle), by content fingerprint, and the resourceVersion of its last write.
    */
   private readonly publishedStates = new Map<string, PublishedState>();
+  /** Namespaces and the reverse index from their labels to namespace-selected targets. */
+  private readonly namespaces: Namespaces;
+  /** Bundle → its label-selected sources, so a labelled object's events reach it. */
+  private readonly sourceSelectors = new Map<
+    string,
+    { kind: SourceKind; namespace: string; selector: LabelSelector }[]
+  >();
+  /** Bundle → namespace-selected target → the namespaces its last publish left in sync. */
+  private readonly fannedSynced = new Map<string, Map<string, string[]>>();
 
   constructor(options: ControllerOptions) {
     this.o = {
@@ -174,10 +191,24 @@ export class TrustBundleController {
         onDepth: (d) => this.o.metrics?.queueDepth(d),
       },
     );
-    this.sources = new SourceCaches(cacheOptions, (ref) => this.index.isReferenced(ref), {
-      upsert: (obj) => this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name)),
-      remove: (obj) => this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name)),
+    this.namespaces = new Namespaces({
+      client: this.o.client,
+      onError: (err) => log.warn({ err: (err as Error).message }, 'watch of namespaces failed; retrying'),
+      enqueue: (bundle) => this.queue.add(bundle),
+      removed: (ns) => {
+        this.secretTargets.forgetNamespace(ns);
+        this.configMapTargets.forgetNamespace(ns);
+      },
     });
+    this.sources = new SourceCaches(
+      cacheOptions,
+      (kind, ns, n, labels) =>
+        this.index.isReferenced(objectKey(kind, ns, n)) || this.selectedBy(kind, ns, labels).length > 0,
+      {
+        upsert: (obj, old) => this.sourceChanged(obj, old),
+        remove: (obj) => this.sourceChanged(obj),
+      },
+    );
     const onTarget = (kind: string) => {
       const changed = (t: TargetObject): void => {
         if (t.owner) this.queue.add(t.owner);
@@ -287,6 +318,9 @@ export class TrustBundleController {
           const refs = this.index.refsOf(name);
           for (const ref of refs) this.publishedStates.delete(ref);
           this.index.remove(name);
+          this.namespaces.setSelectors(name, []);
+          this.sourceSelectors.delete(name);
+          this.fannedSynced.delete(name);
           this.lastStatus.delete(name);
           this.rollouts.forget(name);
           this.queue.forget(name);
@@ -313,6 +347,11 @@ export class TrustBundleController {
       if (kind.startsWith('Target')) usedTargets.add(`${kind.slice('Target'.length)}/${namespace}`);
       else used.add(`${kind}/${namespace}`);
     }
+    // Namespaces a selector fans a target out to keep their target caches (drift, clean-up).
+    for (const ns of this.namespaces.selected()) {
+      usedTargets.add(`Secret/${ns}`);
+      usedTargets.add(`ConfigMap/${ns}`);
+    }
     const released =
       this.sources.retain(used) +
       this.workloads.retain(used) +
@@ -327,20 +366,49 @@ export class TrustBundleController {
     for (const b of this.index.bundlesUsing(ref)) this.queue.add(b);
   }
 
+  /** The bundles whose label-selected sources match an object with these labels. */
+  private selectedBy(kind: SourceKind, namespace: string, labels: Record<string, string>): string[] {
+    const out: string[] = [];
+    for (const [bundle, selectors] of this.sourceSelectors) {
+      if (selectors.some((s) => s.kind === kind && s.namespace === namespace && matches(s.selector, labels)))
+        out.push(bundle);
+    }
+    return out;
+  }
+
+  /** A source object changed: the bundles naming it, and those selecting it now or before. */
+  private sourceChanged(obj: SourceObject, old?: SourceObject): void {
+    this.enqueueUsers(objectKey(obj.kind, obj.namespace, obj.name));
+    for (const b of this.selectedBy(obj.kind, obj.namespace, obj.labels)) this.queue.add(b);
+    if (old) for (const b of this.selectedBy(old.kind, old.namespace, old.labels)) this.queue.add(b);
+  }
+
   private indexBundle(tb: TrustBundle): void {
     const refs: string[] = [];
+    const bundleName = tb.metadata.name!;
+    const selected: { kind: SourceKind; namespace: string; selector: LabelSelector }[] = [];
     for (const s of tb.spec?.sources ?? []) {
-      if (s.secret) refs.push(objectKey('Secret', s.secret.namespace, s.secret.name));
-      if (s.configMap) refs.push(objectKey('ConfigMap', s.configMap.namespace, s.configMap.name));
+      const ref = s.secret ?? s.configMap;
+      const kind: SourceKind = s.secret ? 'Secret' : 'ConfigMap';
+      if (ref?.name !== undefined) refs.push(objectKey(kind, ref.namespace, ref.name));
+      else if (ref?.selector) selected.push({ kind, namespace: ref.namespace, selector: ref.selector });
     }
+    if (selected.length > 0) this.sourceSelectors.set(bundleName, selected);
+    else this.sourceSelectors.delete(bundleName);
     const targets = tb.spec?.targets;
+    const namespaceSelectors: LabelSelector[] = [];
     for (const t of targets?.secrets ?? []) {
-      refs.push(targetRef('Secret', t.namespace, t.name));
+      if (t.namespace !== undefined) refs.push(targetRef('Secret', t.namespace, t.name));
+      else if (t.namespaceSelector) namespaceSelectors.push(t.namespaceSelector);
       const pw = t.truststore?.passwordSecret;
       if (pw) refs.push(objectKey('Secret', pw.namespace, pw.name));
     }
     const trust = this.o.boundary.trustNamespace;
-    for (const t of targets?.configMaps ?? []) refs.push(targetRef('ConfigMap', t.namespace, t.name));
+    for (const t of targets?.configMaps ?? []) {
+      if (t.namespace !== undefined) refs.push(targetRef('ConfigMap', t.namespace, t.name));
+      else if (t.namespaceSelector) namespaceSelectors.push(t.namespaceSelector);
+    }
+    this.namespaces.setSelectors(bundleName, namespaceSelectors);
     // A changed AuthorizationServer, fixed credentials or a new CA for it are acted on at once.
     for (const { name } of targets?.authorizationServers ?? []) {
       if (!name) continue;
@@ -375,6 +443,7 @@ export class TrustBundleController {
     this.configMapTargets.stop();
     this.clusterTrustBundleTargets.stop();
     this.workloads.stop();
+    this.namespaces.stop();
     this.authServers.stop();
     this.pool.close();
   }
@@ -400,7 +469,10 @@ export class TrustBundleController {
     const gathered = await gatherSources(
       tb.spec.sources ?? [],
       (kind, ns, n) => this.sources.read(kind, ns, n),
-      { refused: (ns) => this.o.boundary.sourceRefused(ns) },
+      {
+        refused: (ns) => this.o.boundary.sourceRefused(ns),
+        select: (kind, ns, selector) => this.sources.select(kind, ns, selector),
+      },
     );
     const gatheringFailed = gathered.problems.some((p) => p.severity === 'error');
     const { report, lapsed } = this.build(tb, gathered.sources, policy, now);
@@ -625,26 +697,55 @@ export class TrustBundleController {
       );
     const boundary = this.o.boundary;
     const keyed = (r: ObjectKeyReference) => ({ namespace: r.namespace, name: r.name, key: keyOf(r) });
+    const secretTarget = (s: SecretTargetSpec, namespace: string) =>
+      new SecretTarget(
+        {
+          namespace,
+          name: s.name,
+          key: keyOf(s),
+          ...(s.truststore ? { truststore: this.truststore(s) } : {}),
+        },
+        deps(() => this.secretTargets.read('Secret', namespace, s.name)),
+      );
+    const configMapTarget = (c: FannedOutTarget, namespace: string) =>
+      new ConfigMapTarget(
+        { namespace, name: c.name, key: keyOf(c) },
+        deps(() => this.configMapTargets.read('ConfigMap', namespace, c.name)),
+      );
     const [secrets, configMaps, clusterTrustBundles] = await Promise.all([
-      Promise.all(
-        (t.secrets ?? []).map((s) => {
-          const base = keyed(s);
-          const target = new SecretTarget(
-            { ...base, ...(s.truststore ? { truststore: this.truststore(s) } : {}) },
-            deps(() => this.secretTargets.read('Secret', s.namespace, s.name)),
-          );
-          return publish('Secret', base, target, prev.secrets, boundary.targetRefused(s.namespace));
-        }),
+      this.publishObjects(
+        'Secret',
+        tb,
+        bundle,
+        now,
+        t.secrets ?? [],
+        prev.secrets,
+        secretTarget,
+        (s, target) =>
+          publish(
+            'Secret',
+            keyed(s as ObjectKeyReference),
+            target,
+            prev.secrets,
+            boundary.targetRefused(s.namespace!),
+          ),
       ),
-      Promise.all(
-        (t.configMaps ?? []).map((c) => {
-          const base = keyed(c);
-          const target = new ConfigMapTarget(
-            base,
-            deps(() => this.configMapTargets.read('ConfigMap', c.namespace, c.name)),
-          );
-          return publish('ConfigMap', base, target, prev.configMaps, boundary.targetRefused(c.namespace));
-        }),
+      this.publishObjects(
+        'ConfigMap',
+        tb,
+        bundle,
+        now,
+        t.configMaps ?? [],
+        prev.configMaps,
+        configMapTarget,
+        (c, target) =>
+          publish(
+            'ConfigMap',
+            keyed(c as ObjectKeyReference),
+            target,
+            prev.configMaps,
+            boundary.targetRefused(c.namespace!),
+          ),
       ),
       Promise.all(
         (t.clusterTrustBundles ?? []).map((c) => {
@@ -672,6 +773,147 @@ export class TrustBundleController {
       configMaps: configMaps as Published['configMaps'],
       clusterTrustBundles: clusterTrustBundles as Published['clusterTrustBundles'],
     };
+  }
+
+  /**
+   * The Secret or ConfigMap targets of one kind: each named one as it is, each namespace-selected
+   * one into every matching namespace. Then what the operator created in a namespace that no
+   * longer matches is removed when the bundle's deletionPolicy is Delete (left with Retain).
+   */
+  private async publishObjects<S extends FannedOutTarget>(
+    kind: 'Secret' | 'ConfigMap',
+    tb: TrustBundle,
+    bundle: Bundle,
+    now: Date,
+    specs: S[],
+    previous: ObjectTargetStatus[] | undefined,
+    make: (spec: S, namespace: string) => Target,
+    single: (spec: S, target: Target) => Promise<ObjectTargetStatus>,
+  ): Promise<ObjectTargetStatus[]> {
+    /** Target name → the namespaces where this bundle wants it (undefined: not known now). */
+    const keep = new Map<string, Set<string> | undefined>();
+    const want = (name: string, namespaces: string[] | undefined): void => {
+      if (!namespaces) keep.set(name, undefined);
+      else if (!keep.has(name) || keep.get(name))
+        keep.set(name, new Set([...(keep.get(name) ?? []), ...namespaces]));
+    };
+    const fanned = specs.filter((s) => s.namespace === undefined && s.namespaceSelector);
+    const statuses = await Promise.all(
+      specs.map(async (s) => {
+        if (s.namespace !== undefined) {
+          if (fanned.some((f) => f.name === s.name)) want(s.name, [s.namespace]);
+          return single(s, make(s, s.namespace));
+        }
+        const out = await this.publishFanOut(kind, tb, bundle, now, s, previous, (ns) => make(s, ns));
+        want(s.name, out.namespaces);
+        return out.status;
+      }),
+    );
+    for (const [name, namespaces] of keep)
+      if (namespaces) await this.removeUnmatched(kind, tb, name, namespaces);
+    return statuses;
+  }
+
+  private async publishFanOut(
+    kind: 'Secret' | 'ConfigMap',
+    tb: TrustBundle,
+    bundle: Bundle,
+    now: Date,
+    spec: FannedOutTarget,
+    previous: ObjectTargetStatus[] | undefined,
+    make: (namespace: string) => Target,
+  ): Promise<{ status: ObjectTargetStatus; namespaces?: string[] }> {
+    const owner = tb.metadata.name!;
+    const selector = selectorString(spec.namespaceSelector ?? {});
+    const base = { namespaceSelector: selector, name: spec.name, key: keyOf(spec) };
+    const id = `${kind}|${selector}|${spec.name}|${base.key}`;
+    const prev = previous?.find(
+      (p) => p.namespaceSelector === selector && p.name === spec.name && p.key === base.key,
+    );
+    let matching: string[];
+    try {
+      matching = await this.namespaces.matching(spec.namespaceSelector ?? {});
+    } catch (err) {
+      return { status: failedTarget(base, `${kind} ${spec.name}: ${(err as Error).message}`, prev) };
+    }
+    // Outside --target-namespaces a namespace is neither read nor written, whatever its labels.
+    const allowed = matching.filter((ns) => !this.o.boundary.targetRefused(ns));
+    const tally = { wrote: 0 };
+    const results = await mapBounded(allowed, FANOUT_CONCURRENCY, async (ns) => {
+      const r = await this.publishOne(
+        tb,
+        bundle,
+        now,
+        make(ns),
+        { namespace: ns, name: spec.name, key: base.key },
+        prev,
+        kind,
+        undefined,
+        tally,
+      );
+      return { ...r, namespace: ns };
+    });
+    let synced = this.fannedSynced.get(owner);
+    if (!synced) this.fannedSynced.set(owner, (synced = new Map()));
+    synced.set(
+      id,
+      results.filter((r) => r.state === 'Synced').map((r) => r.namespace),
+    );
+    const status = summarise(kind, base, results, matching.length - allowed.length, bundle.hash, prev);
+    const ref = { name: owner, uid: tb.metadata.uid };
+    if (tally.wrote > 0) {
+      this.o.events.record(
+        ref,
+        'Normal',
+        'Published',
+        `${kind} ${spec.name} now holds bundle ${bundle.hash} in ${tally.wrote} more namespaces ` +
+          `(${status.synced} of ${status.matched} matching ${selector || 'every namespace'})`,
+      );
+    }
+    if (status.state === 'Failed')
+      this.o.events.record(ref, 'Warning', 'PublishFailed', status.message ?? '');
+    return { status, namespaces: allowed };
+  }
+
+  /** The objects of a namespace-selected target left where it no longer applies. */
+  private async removeUnmatched(
+    kind: 'Secret' | 'ConfigMap',
+    tb: TrustBundle,
+    name: string,
+    keep: Set<string>,
+  ): Promise<void> {
+    const caches = this.targetCaches(kind);
+    const remove = (tb.spec.deletionPolicy ?? DEFAULT_DELETION_POLICY) === 'Delete';
+    let removed = 0;
+    for (const ns of caches.namespaces(kind)) {
+      if (keep.has(ns)) continue;
+      const t = caches.peek(kind, ns, name);
+      if (!t || t.owner !== tb.metadata.name) continue;
+      this.publishedStates.delete(targetRef(kind, ns, name));
+      // Only what the operator created for this very bundle; an adopted object keeps the bundle.
+      if (!remove || t.annotations[OWNER_UID_ANNOTATION] !== tb.metadata.uid) continue;
+      try {
+        await this.o.client.request('DELETE', `/api/v1/namespaces/${ns}/${kind.toLowerCase()}s/${name}`, {
+          body: {
+            apiVersion: 'v1',
+            kind: 'DeleteOptions',
+            preconditions: { resourceVersion: t.resourceVersion },
+          },
+        });
+        removed++;
+      } catch (err) {
+        // Changed meanwhile (its event brings the bundle back) or gone already.
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+    if (removed > 0) {
+      this.o.events.record(
+        { name: tb.metadata.name!, uid: tb.metadata.uid },
+        'Normal',
+        'TargetDeleted',
+        `${kind} ${name} deleted from ${removed} namespaces that no longer match (deletionPolicy: Delete)`,
+      );
+    }
   }
 
   /** The ClusterTrustBundle cache can start only once discovery said which version is served. */
@@ -715,14 +957,17 @@ export class TrustBundleController {
     prev: PreviousTargetStatus | undefined,
     kind: string,
     refused: string | undefined,
+    /** For one namespace of a fanned-out target: writes are counted here and no Event is recorded. */
+    tally?: { wrote: number },
   ): Promise<
     B & { state: 'Synced' | 'Failed'; bundleHash?: string; lastSyncTime?: string; message?: string }
   > {
     const ref = { name: tb.metadata.name!, uid: tb.metadata.uid };
+    const events = tally ? { record: () => undefined } : this.o.events;
     if (refused) {
       // Refused before any API call: the object is neither read nor written.
       const message = `${target.id}: ${refused}`;
-      this.o.events.record(ref, 'Warning', 'NotAllowed', message);
+      events.record(ref, 'Warning', 'NotAllowed', message);
       return failedTarget(base, message, prev);
     }
     try {
@@ -730,17 +975,18 @@ export class TrustBundleController {
       this.recordPublished(kind, base.namespace ?? '', base.name, result);
       if (result.state === 'Conflict' || result.state === 'NotAdopted') {
         const reason = result.state === 'Conflict' ? 'TargetConflict' : 'NotAdopted';
-        this.o.events.record(ref, 'Warning', reason, result.message ?? target.id);
+        events.record(ref, 'Warning', reason, result.message ?? target.id);
         return { ...base, state: 'Failed', ...(result.message ? { message: result.message } : {}) };
       }
       if (result.wrote) {
         this.o.metrics?.targetWritten(kind);
+        if (tally) tally.wrote++;
         // Pending: it was Synced, then seen changed (confirmPublished) before this repair.
         const drift =
           (prev?.state === 'Synced' || prev?.state === 'Pending') && prev.bundleHash === bundle.hash;
         // Each repair is its own Event (the recorder folds identical ones): the version it wrote.
         const version = result.written?.at(-1)?.metadata?.resourceVersion;
-        this.o.events.record(
+        events.record(
           ref,
           drift ? 'Warning' : 'Normal',
           drift ? 'DriftCorrected' : 'Published',
@@ -758,7 +1004,7 @@ export class TrustBundleController {
       };
     } catch (err) {
       const message = `${target.id}: ${(err as Error).message}`;
-      this.o.events.record(ref, 'Warning', 'PublishFailed', message);
+      events.record(ref, 'Warning', 'PublishFailed', message);
       return failedTarget(base, message, prev);
     }
   }
@@ -795,22 +1041,33 @@ export class TrustBundleController {
     const owned = async (read: () => Promise<TargetObject | undefined>) =>
       (await read())?.annotations[OWNER_UID_ANNOTATION] === tb.metadata.uid;
     const removals: { id: string; path: Promise<string | undefined> }[] = [];
-    for (const s of t.secrets ?? []) {
-      removals.push({
-        id: `Secret ${s.namespace}/${s.name}`,
-        path: owned(() => this.secretTargets.read('Secret', s.namespace, s.name)).then((o) =>
-          o ? `/api/v1/namespaces/${s.namespace}/secrets/${s.name}` : undefined,
-        ),
-      });
-    }
-    for (const c of t.configMaps ?? []) {
-      removals.push({
-        id: `ConfigMap ${c.namespace}/${c.name}`,
-        path: owned(() => this.configMapTargets.read('ConfigMap', c.namespace, c.name)).then((o) =>
-          o ? `/api/v1/namespaces/${c.namespace}/configmaps/${c.name}` : undefined,
-        ),
-      });
-    }
+    const objects = async (kind: 'Secret' | 'ConfigMap', specs: FannedOutTarget[]) => {
+      const caches = this.targetCaches(kind);
+      for (const s of specs) {
+        // A namespace-selected target: every namespace it matches and every one it was written into.
+        const namespaces =
+          s.namespace !== undefined
+            ? [s.namespace]
+            : [
+                ...new Set([
+                  ...(await this.namespaces.matching(s.namespaceSelector ?? {})).filter(
+                    (ns) => !this.o.boundary.targetRefused(ns),
+                  ),
+                  ...caches.namespaces(kind),
+                ]),
+              ];
+        for (const ns of namespaces) {
+          removals.push({
+            id: `${kind} ${ns}/${s.name}`,
+            path: owned(() => caches.read(kind, ns, s.name)).then((o) =>
+              o ? `/api/v1/namespaces/${ns}/${kind.toLowerCase()}s/${s.name}` : undefined,
+            ),
+          });
+        }
+      }
+    };
+    await objects('Secret', t.secrets ?? []);
+    await objects('ConfigMap', t.configMaps ?? []);
     for (const c of t.clusterTrustBundles ?? []) {
       removals.push({
         id: `ClusterTrustBundle ${c.name}`,
@@ -898,6 +1155,11 @@ export class TrustBundleController {
       entries: E[] | undefined,
     ): E[] =>
       (entries ?? []).map((e) => {
+        if ((e as ObjectTargetStatus).namespaceSelector !== undefined) {
+          const fanned = this.confirmFanned(kind, owner, e as ObjectTargetStatus, restoring);
+          if (fanned !== e) changed = true;
+          return fanned as unknown as E;
+        }
         if (e.state !== 'Synced' || this.stillHolds(kind, e, owner, e.bundleHash)) return e;
         changed = true;
         const id = `${kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}`;
@@ -916,6 +1178,35 @@ export class TrustBundleController {
         clusterTrustBundles: confirm('ClusterTrustBundle', published.clusterTrustBundles),
       },
       changed,
+    };
+  }
+
+  /** confirmPublished for a namespace-selected target: each namespace its last publish left in sync. */
+  private confirmFanned(
+    kind: string,
+    owner: string,
+    e: ObjectTargetStatus,
+    restoring: boolean,
+  ): ObjectTargetStatus {
+    const id = `${kind}|${e.namespaceSelector}|${e.name}|${e.key}`;
+    const synced = this.fannedSynced.get(owner)?.get(id) ?? [];
+    const lost = synced.filter(
+      (ns) => !this.stillHolds(kind, { namespace: ns, name: e.name }, owner, e.bundleHash),
+    );
+    if (lost.length === 0) return e;
+    const why = restoring
+      ? 'was deleted or changed outside the operator after it was published; restoring it'
+      : 'no longer holds the bundle in force, and the sources are rejected: it is restored once they are fixed';
+    const failures = [
+      ...lost.map((ns) => ({ namespace: ns, message: `${kind} ${ns}/${e.name} ${why}` })),
+      ...(e.failures ?? []),
+    ].slice(0, LIMITS.statusFailures);
+    return {
+      ...e,
+      state: e.state === 'Failed' ? 'Failed' : 'Pending',
+      synced: Math.max(0, (e.synced ?? 0) - lost.length),
+      failures,
+      message: `${kind} ${e.name}: ${lost.length} of ${e.matched ?? lost.length} namespaces changed: ${failures[0]!.message}`,
     };
   }
 

@@ -54,7 +54,7 @@ export function certificateStatuses(bundle: Bundle): { list: CertificateStatus[]
     issuer: c.issuer,
     serialNumber: c.serialNumber,
     notAfter: rfc3339(c.notAfter),
-    sources: c.sources,
+    sources: c.sources.slice(0, LIMITS.sources),
   }));
   return { list, truncated: bundle.certificates.length > list.length };
 }
@@ -101,9 +101,14 @@ function summarize(problems: Problem[]): string {
   return first.message + more;
 }
 
+const objectTargetId = (kind: string, t: SecretTargetStatus): string =>
+  t.namespaceSelector !== undefined
+    ? `${kind} ${t.name} (namespaces ${t.namespaceSelector || 'all'})`
+    : `${kind} ${t.namespace}/${t.name}`;
+
 /** SecretsSynced covers every published object: Secrets, ConfigMaps and ClusterTrustBundles. */
 function publishedCondition(
-  published: { id: string; state: string; bundleHash?: string; message?: string }[],
+  published: { id: string; state: string; bundleHash?: string; message?: string; synced?: number }[],
 ): ConditionInput {
   const type = 'SecretsSynced';
   if (published.length === 0)
@@ -132,8 +137,9 @@ function publishedCondition(
       message: failed.map((t) => t.message ?? `${t.id}: ${t.state}`).join('; '),
     };
   }
-  const hash = published[0]!.bundleHash ?? '';
-  const n = published.length;
+  const hash = published.find((t) => t.bundleHash)?.bundleHash ?? '';
+  // A namespace-selected target counts once per namespace it is in force in.
+  const n = published.reduce((sum, t) => sum + (t.synced ?? 1), 0);
   const what = published.every((t) => t.id.startsWith('Secret ')) ? plural(n, 'Secret') : plural(n, 'target');
   return {
     type,
@@ -261,8 +267,8 @@ export function computeStatus(input: StatusInput): TrustBundleStatus {
   const secrets = input.secrets;
   conditions.push(
     publishedCondition([
-      ...secrets.map((t) => ({ ...t, id: `Secret ${t.namespace}/${t.name}` })),
-      ...(input.configMaps ?? []).map((t) => ({ ...t, id: `ConfigMap ${t.namespace}/${t.name}` })),
+      ...secrets.map((t) => ({ ...t, id: objectTargetId('Secret', t) })),
+      ...(input.configMaps ?? []).map((t) => ({ ...t, id: objectTargetId('ConfigMap', t) })),
       ...(input.clusterTrustBundles ?? []).map((t) => ({ ...t, id: `ClusterTrustBundle ${t.name}` })),
     ]),
   );

@@ -49,6 +49,23 @@ interface Connection {
   refreshedAt: number;
 }
 
+/** A request the API server keeps answering 429 fails after this many attempts. */
+const MAX_THROTTLED_ATTEMPTS = 8;
+
+/** The server's Retry-After in seconds (capped at 30 s), else an exponential delay; jittered. */
+export function retryAfterMs(header: string | string[] | undefined, attempt: number): number {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  const base =
+    Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 30) * 1000 : 250 * 2 ** (attempt - 1);
+  return Math.min(base, 30_000) * (1 + Math.random() * 0.2);
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
 /** Credentials are re-read this often, so rotated service-account tokens are picked up. */
 const REFRESH_MS = 60_000;
 
@@ -176,12 +193,23 @@ export class KubeClient {
     return new KubeError(status, reason, `${method} ${path}: ${status} ${reason}: ${message}`);
   }
 
+  /**
+   * One request. A 429 (API Priority and Fairness rejected it before it was executed, so even a
+   * write is safe to send again) is retried after the server's Retry-After, a few times.
+   */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const { res } = await this.open(method, path, { timeoutMs: 30_000, ...options });
-    const text = await KubeClient.readBody(res);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw KubeClient.errorFrom(method, path, status, text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    for (let attempt = 1; ; attempt++) {
+      const { res } = await this.open(method, path, { timeoutMs: 30_000, ...options });
+      const text = await KubeClient.readBody(res);
+      const status = res.statusCode ?? 0;
+      if (status === 429 && attempt < MAX_THROTTLED_ATTEMPTS && !options.signal?.aborted) {
+        this.count('THROTTLED');
+        await sleep(retryAfterMs(res.headers['retry-after'], attempt), options.signal);
+        continue;
+      }
+      if (status < 200 || status >= 300) throw KubeClient.errorFrom(method, path, status, text);
+      return (text ? JSON.parse(text) : undefined) as T;
+    }
   }
 
   get<T>(path: string, options?: RequestOptions): Promise<T> {

@@ -3,6 +3,7 @@
 import { retainable } from '../bundle/retain.ts';
 import type { KubeClient, Query } from './client.ts';
 import { newerOrSame, Reflector, type ObjectMeta, type ReflectorHandlers } from './reflector.ts';
+import { matches, type LabelSelector } from './selector.ts';
 
 export type SourceKind = 'Secret' | 'ConfigMap';
 
@@ -111,6 +112,21 @@ export abstract class NamespacedCaches<R extends { metadata?: ObjectMeta }, T ex
     return released;
   }
 
+  /** The namespaces whose cache of this kind has been started. */
+  namespaces(kind: string): string[] {
+    const prefix = `${kind}/`;
+    return [...this.reflectors.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  }
+
+  /** A namespace is gone: its caches are stopped (a later read starts them again). */
+  forgetNamespace(namespace: string): void {
+    for (const [id, r] of this.reflectors) {
+      if (id.slice(id.indexOf('/') + 1) !== namespace) continue;
+      r.stop();
+      this.reflectors.delete(id);
+    }
+  }
+
   get allSynced(): boolean {
     return [...this.reflectors.values()].every((r) => r.hasSynced);
   }
@@ -120,12 +136,20 @@ export abstract class NamespacedCaches<R extends { metadata?: ObjectMeta }, T ex
   }
 }
 
+/** Is this object a source of some bundle (named, or matched by a selector)? Only then is its data kept. */
+export type IsReferenced = (
+  kind: SourceKind,
+  namespace: string,
+  name: string,
+  labels: Record<string, string>,
+) => boolean;
+
 export class SourceCaches extends NamespacedCaches<RawObject, SourceObject> {
-  private readonly isReferenced: (key: string) => boolean;
+  private readonly isReferenced: IsReferenced;
 
   constructor(
     options: NamespacedCacheOptions,
-    isReferenced: (key: string) => boolean,
+    isReferenced: IsReferenced,
     handlers: ReflectorHandlers<SourceObject>,
   ) {
     super(options, handlers);
@@ -161,8 +185,23 @@ export class SourceCaches extends NamespacedCaches<RawObject, SourceObject> {
     return this.watch(
       `watch ${kind}s in ${namespace}`,
       `/api/v1/namespaces/${namespace}/${k === 'Secret' ? 'secrets' : 'configmaps'}`,
-      (raw) => this.transform(k, raw, this.isReferenced(objectKey(k, namespace, raw.metadata?.name ?? ''))),
+      (raw) =>
+        this.transform(
+          k,
+          raw,
+          this.isReferenced(k, namespace, raw.metadata?.name ?? '', raw.metadata?.labels ?? {}),
+        ),
     );
+  }
+
+  /** The names of the objects of a namespace a label selector matches, sorted. */
+  async select(kind: SourceKind, namespace: string, selector: LabelSelector): Promise<string[]> {
+    const r = await this.ready(kind, namespace);
+    return r
+      .list()
+      .filter((o) => matches(selector, o.labels))
+      .map((o) => o.name)
+      .sort();
   }
 
   /**
