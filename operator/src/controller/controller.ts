@@ -347,6 +347,8 @@ export class TrustBundleController {
       if (kind.startsWith('Target')) usedTargets.add(`${kind.slice('Target'.length)}/${namespace}`);
       else used.add(`${kind}/${namespace}`);
     }
+    for (const list of this.sourceSelectors.values())
+      for (const { kind, namespace } of list) used.add(`${kind}/${namespace}`);
     // Namespaces a selector fans a target out to keep their target caches (drift, clean-up).
     for (const ns of this.namespaces.selected()) {
       usedTargets.add(`Secret/${ns}`);
