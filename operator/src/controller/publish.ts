@@ -1,0 +1,691 @@
+// The publish step of the pipeline: the bundle into every Secret, ConfigMap and ClusterTrustBundle
+// target (one namespace, or every namespace a selector matches), under the consent rules of the
+// targets themselves; the label-selected caches that see those objects; recognising the
+// operator's own writes by content; and, before the status is written, checking that every
+// target reported Synced still holds what was published.
+import type { Logger } from 'pino';
+import {
+  BUNDLE_HASH_ANNOTATION,
+  BUNDLE_LABEL,
+  keyOf,
+  LIMITS,
+  DEFAULT_DELETION_POLICY,
+  DEFAULT_PASSWORD_KEY,
+  DEFAULT_TRUSTSTORE_KEY,
+  type FannedOutTarget,
+  type ObjectKeyReference,
+  type ObjectTargetStatus,
+  type SecretTarget as SecretTargetSpec,
+  type SecretTargetStatus,
+  type TrustBundle,
+  type TrustBundleStatus,
+} from '../api/v1alpha1.ts';
+import type { Bundle } from '../bundle/types.ts';
+import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import {
+  objectKey,
+  TargetCaches,
+  targetFingerprint,
+  type NamespacedCacheOptions,
+  type SourceCaches,
+  type TargetObject,
+} from '../kube/objects.ts';
+import { selectorString } from '../kube/selector.ts';
+import type { OperatorMetrics } from '../observability/metrics.ts';
+import { OWNER_UID_ANNOTATION, type TrustBoundary } from './boundary.ts';
+import { FANOUT_CONCURRENCY, mapBounded, summarise, type Namespaces } from './fanout.ts';
+import { failedTarget, rfc3339, type PreviousTargetStatus } from './status.ts';
+import {
+  ClusterTrustBundleApi,
+  ClusterTrustBundleTarget,
+  TRUST_BUNDLE_KEY,
+} from './targets/cluster-trust-bundle.ts';
+import { ConfigMapTarget } from './targets/configmap.ts';
+import { DEFAULT_TRUSTSTORE_PASSWORD, SecretTarget, type TruststoreSpec } from './targets/secret.ts';
+import { digestOf, type Target, type TargetResult } from './targets/target.ts';
+
+export const targetRef = (kind: string, namespace: string, name: string): string =>
+  objectKey(`Target${kind}`, namespace, name);
+
+/** Where a published object is: namespace and key only for the kinds that have them. */
+interface TargetIdentity {
+  namespace?: string;
+  name: string;
+  key?: string;
+}
+
+interface PublishedState {
+  fingerprints: Set<string>;
+  resourceVersion?: string;
+}
+
+export type Published = Pick<
+  NonNullable<TrustBundleStatus['targets']>,
+  'secrets' | 'configMaps' | 'clusterTrustBundles'
+>;
+
+export interface PublisherOptions {
+  client: KubeClient;
+  events: EventRecorder;
+  metrics?: OperatorMetrics;
+  log: Logger;
+  boundary: TrustBoundary;
+  cacheOptions: NamespacedCacheOptions;
+  /** Truststore passwords are read through the source caches. */
+  sources: SourceCaches;
+  namespaces: Namespaces;
+  /** Does a TrustBundle of this name exist? (An owner label of a deleted bundle is not a claim.) */
+  bundleExists: (name: string) => boolean;
+  /** A target changed in a way the operator did not write: its owner and users are reconciled. */
+  onTargetChanged: (ref: string, owner: string | undefined) => void;
+}
+
+export class Publisher {
+  private readonly o: PublisherOptions;
+  private readonly secretTargets: TargetCaches;
+  private readonly configMapTargets: TargetCaches;
+  private readonly clusterTrustBundleTargets: TargetCaches;
+  private readonly clusterTrustBundleApi: ClusterTrustBundleApi;
+  private clusterTrustBundlePath?: string;
+  /**
+   * Target → the states the last publish left there (the objects it wrote, or the one it found
+   * holding the bundle), by content fingerprint, and the resourceVersion of its last write.
+   */
+  private readonly publishedStates = new Map<string, PublishedState>();
+  /** Bundle → fanned-out target → the namespaces published in sync by the last reconcile. */
+  private readonly fannedSynced = new Map<string, Map<string, string[]>>();
+
+  constructor(o: PublisherOptions) {
+    this.o = o;
+    const onTarget = (kind: string) => {
+      const changed = (t: TargetObject): void =>
+        o.onTargetChanged(targetRef(kind, t.namespace, t.name), t.owner);
+      return {
+        // A state the operator wrote or found in sync brings nothing new, whichever order its
+        // watch event and the write's answer arrive in: recognised by content, no second reconcile.
+        upsert: (t: TargetObject): void => {
+          const known = this.publishedStates.get(targetRef(kind, t.namespace, t.name));
+          if (!known?.fingerprints.has(targetFingerprint(t))) changed(t);
+        },
+        // A deletion is never an echo.
+        remove: changed,
+      };
+    };
+    const caches = (
+      kind: string,
+      path: (ns: string) => string,
+      contents: (raw: {
+        data?: Record<string, string>;
+        spec?: { trustBundle?: string };
+      }) => Record<string, string>,
+    ) => new TargetCaches(o.cacheOptions, { path, contents }, BUNDLE_LABEL, digestOf, onTarget(kind));
+    this.secretTargets = caches(
+      'Secret',
+      (ns) => `/api/v1/namespaces/${ns}/secrets`,
+      (raw) => raw.data ?? {},
+    );
+    this.configMapTargets = caches(
+      'ConfigMap',
+      (ns) => `/api/v1/namespaces/${ns}/configmaps`,
+      (raw) => raw.data ?? {},
+    );
+    this.clusterTrustBundleApi = new ClusterTrustBundleApi(o.client);
+    this.clusterTrustBundleTargets = caches(
+      'ClusterTrustBundle',
+      // Resolved when the first ClusterTrustBundle target is read; see clusterTrustBundleCache().
+      () => this.clusterTrustBundlePath ?? '/apis/certificates.k8s.io/v1/clustertrustbundles',
+      (raw) => {
+        const out: Record<string, string> = {};
+        if (raw.spec?.trustBundle !== undefined) out[TRUST_BUNDLE_KEY] = raw.spec.trustBundle;
+        return out;
+      },
+    );
+  }
+
+  /** A bundle is gone: what was recorded of its targets goes with it. */
+  forget(bundle: string, refs: string[]): void {
+    for (const ref of refs) this.publishedStates.delete(ref);
+    this.fannedSynced.delete(bundle);
+  }
+
+  /** A namespace is gone: its target caches are stopped (a later read starts them again). */
+  forgetNamespace(namespace: string): void {
+    this.secretTargets.forgetNamespace(namespace);
+    this.configMapTargets.forgetNamespace(namespace);
+  }
+
+  /** Stops the target caches (`kind/namespace`) not in `used`; returns how many were released. */
+  retain(used: ReadonlySet<string>): number {
+    return (
+      this.secretTargets.retain(used) +
+      this.configMapTargets.retain(used) +
+      this.clusterTrustBundleTargets.retain(used)
+    );
+  }
+
+  stop(): void {
+    this.secretTargets.stop();
+    this.configMapTargets.stop();
+    this.clusterTrustBundleTargets.stop();
+  }
+
+  /**
+   * deletionPolicy Delete: removes what the operator created for this very bundle (its UID);
+   * an adopted object keeps its keys.
+   */
+  async removeCreated(tb: TrustBundle): Promise<void> {
+    const name = tb.metadata.name!;
+    const t = tb.spec.targets ?? {};
+    // Only what the operator created for this very bundle: an adopted object keeps its keys.
+    const owned = async (read: () => Promise<TargetObject | undefined>) =>
+      (await read())?.annotations[OWNER_UID_ANNOTATION] === tb.metadata.uid;
+    const removals: { id: string; path: Promise<string | undefined> }[] = [];
+    const objects = async (kind: 'Secret' | 'ConfigMap', specs: FannedOutTarget[]) => {
+      const caches = this.targetCaches(kind);
+      for (const s of specs) {
+        // A namespace-selected target: every namespace it matches and every one it was written into.
+        const namespaces =
+          s.namespace !== undefined
+            ? [s.namespace]
+            : [
+                ...new Set([
+                  ...(await this.o.namespaces.matching(s.namespaceSelector ?? {})).filter(
+                    (ns) => !this.o.boundary.targetRefused(ns),
+                  ),
+                  ...caches.namespaces(kind),
+                ]),
+              ];
+        for (const ns of namespaces) {
+          removals.push({
+            id: `${kind} ${ns}/${s.name}`,
+            path: owned(() => caches.read(kind, ns, s.name)).then((o) =>
+              o ? `/api/v1/namespaces/${ns}/${kind.toLowerCase()}s/${s.name}` : undefined,
+            ),
+          });
+        }
+      }
+    };
+    await objects('Secret', t.secrets ?? []);
+    await objects('ConfigMap', t.configMaps ?? []);
+    for (const c of t.clusterTrustBundles ?? []) {
+      removals.push({
+        id: `ClusterTrustBundle ${c.name}`,
+        path: (async () => {
+          const base = await this.clusterTrustBundleApi.collectionPath();
+          if (!base || !(await this.clusterTrustBundleCache())) return undefined;
+          return (await owned(() => this.clusterTrustBundleTargets.read('ClusterTrustBundle', '', c.name)))
+            ? `${base}/${c.name}`
+            : undefined;
+        })(),
+      });
+    }
+    for (const r of removals) {
+      const p = await r.path;
+      if (!p) continue;
+      try {
+        await this.o.client.request('DELETE', p);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      this.o.events.record(
+        { name, uid: tb.metadata.uid },
+        'Normal',
+        'TargetDeleted',
+        `${r.id} deleted (deletionPolicy: Delete)`,
+      );
+    }
+  }
+
+  /** Every published object (Secrets, ConfigMaps, ClusterTrustBundles), all at once. */
+  async publishAll(tb: TrustBundle, bundle: Bundle, now: Date): Promise<Published> {
+    const t = tb.spec.targets ?? {};
+    const prev = tb.status?.targets ?? {};
+    const deps = (read: () => Promise<TargetObject | undefined>) => ({
+      client: this.o.client,
+      current: read,
+      bundleExists: (owner: string) => this.o.bundleExists(owner),
+    });
+    /** Publishes to one target, continuing from its entry in the previous status. */
+    const publish = <B extends TargetIdentity>(
+      kind: string,
+      base: B,
+      target: Target,
+      previous: (TargetIdentity & PreviousTargetStatus)[] | undefined,
+      refused: string | undefined,
+    ) =>
+      this.publishOne(
+        tb,
+        bundle,
+        now,
+        target,
+        base,
+        previous?.find((p) => p.namespace === base.namespace && p.name === base.name && p.key === base.key),
+        kind,
+        refused,
+      );
+    const boundary = this.o.boundary;
+    const keyed = (r: ObjectKeyReference) => ({ namespace: r.namespace, name: r.name, key: keyOf(r) });
+    const secretTarget = (s: SecretTargetSpec, namespace: string) =>
+      new SecretTarget(
+        {
+          namespace,
+          name: s.name,
+          key: keyOf(s),
+          ...(s.truststore ? { truststore: this.truststore(s) } : {}),
+        },
+        deps(() => this.secretTargets.read('Secret', namespace, s.name)),
+      );
+    const configMapTarget = (c: FannedOutTarget, namespace: string) =>
+      new ConfigMapTarget(
+        { namespace, name: c.name, key: keyOf(c) },
+        deps(() => this.configMapTargets.read('ConfigMap', namespace, c.name)),
+      );
+    const [secrets, configMaps, clusterTrustBundles] = await Promise.all([
+      this.publishObjects(
+        'Secret',
+        tb,
+        bundle,
+        now,
+        t.secrets ?? [],
+        prev.secrets,
+        secretTarget,
+        (s, target) =>
+          publish(
+            'Secret',
+            keyed(s as ObjectKeyReference),
+            target,
+            prev.secrets,
+            boundary.targetRefused(s.namespace!),
+          ),
+      ),
+      this.publishObjects(
+        'ConfigMap',
+        tb,
+        bundle,
+        now,
+        t.configMaps ?? [],
+        prev.configMaps,
+        configMapTarget,
+        (c, target) =>
+          publish(
+            'ConfigMap',
+            keyed(c as ObjectKeyReference),
+            target,
+            prev.configMaps,
+            boundary.targetRefused(c.namespace!),
+          ),
+      ),
+      Promise.all(
+        (t.clusterTrustBundles ?? []).map((c) => {
+          const target = new ClusterTrustBundleTarget(
+            { name: c.name, ...(c.signerName ? { signerName: c.signerName } : {}) },
+            this.clusterTrustBundleApi,
+            deps(async () =>
+              (await this.clusterTrustBundleCache())
+                ? this.clusterTrustBundleTargets.read('ClusterTrustBundle', '', c.name)
+                : undefined,
+            ),
+          );
+          return publish(
+            'ClusterTrustBundle',
+            { name: c.name },
+            target,
+            prev.clusterTrustBundles,
+            boundary.signerRefused(c.signerName),
+          );
+        }),
+      ),
+    ]);
+    return {
+      secrets: secrets as SecretTargetStatus[],
+      configMaps: configMaps as Published['configMaps'],
+      clusterTrustBundles: clusterTrustBundles as Published['clusterTrustBundles'],
+    };
+  }
+
+  /**
+   * The Secret or ConfigMap targets of one kind: each named one as it is, each namespace-selected
+   * one into every matching namespace. Then what the operator created in a namespace that no
+   * longer matches is removed when the bundle's deletionPolicy is Delete (left with Retain).
+   */
+  private async publishObjects<S extends FannedOutTarget>(
+    kind: 'Secret' | 'ConfigMap',
+    tb: TrustBundle,
+    bundle: Bundle,
+    now: Date,
+    specs: S[],
+    previous: ObjectTargetStatus[] | undefined,
+    make: (spec: S, namespace: string) => Target,
+    single: (spec: S, target: Target) => Promise<ObjectTargetStatus>,
+  ): Promise<ObjectTargetStatus[]> {
+    /** Target name → the namespaces where this bundle wants it (undefined: not known now). */
+    const keep = new Map<string, Set<string> | undefined>();
+    const want = (name: string, namespaces: string[] | undefined): void => {
+      if (!namespaces) keep.set(name, undefined);
+      else if (!keep.has(name) || keep.get(name))
+        keep.set(name, new Set([...(keep.get(name) ?? []), ...namespaces]));
+    };
+    const fanned = specs.filter((s) => s.namespace === undefined && s.namespaceSelector);
+    const statuses = await Promise.all(
+      specs.map(async (s) => {
+        if (s.namespace !== undefined) {
+          if (fanned.some((f) => f.name === s.name)) want(s.name, [s.namespace]);
+          return single(s, make(s, s.namespace));
+        }
+        const out = await this.publishFanOut(kind, tb, bundle, now, s, previous, (ns) => make(s, ns));
+        want(s.name, out.namespaces);
+        return out.status;
+      }),
+    );
+    for (const [name, namespaces] of keep)
+      if (namespaces) await this.removeUnmatched(kind, tb, name, namespaces);
+    return statuses;
+  }
+
+  private async publishFanOut(
+    kind: 'Secret' | 'ConfigMap',
+    tb: TrustBundle,
+    bundle: Bundle,
+    now: Date,
+    spec: FannedOutTarget,
+    previous: ObjectTargetStatus[] | undefined,
+    make: (namespace: string) => Target,
+  ): Promise<{ status: ObjectTargetStatus; namespaces?: string[] }> {
+    const owner = tb.metadata.name!;
+    const selector = selectorString(spec.namespaceSelector ?? {});
+    const base = { namespaceSelector: selector, name: spec.name, key: keyOf(spec) };
+    const id = `${kind}|${selector}|${spec.name}|${base.key}`;
+    const prev = previous?.find(
+      (p) => p.namespaceSelector === selector && p.name === spec.name && p.key === base.key,
+    );
+    let matching: string[];
+    try {
+      matching = await this.o.namespaces.matching(spec.namespaceSelector ?? {});
+    } catch (err) {
+      return { status: failedTarget(base, `${kind} ${spec.name}: ${(err as Error).message}`, prev) };
+    }
+    // Outside --target-namespaces a namespace is neither read nor written, whatever its labels.
+    const allowed = matching.filter((ns) => !this.o.boundary.targetRefused(ns));
+    const tally = { wrote: 0 };
+    const results = await mapBounded(allowed, FANOUT_CONCURRENCY, async (ns) => {
+      const r = await this.publishOne(
+        tb,
+        bundle,
+        now,
+        make(ns),
+        { namespace: ns, name: spec.name, key: base.key },
+        prev,
+        kind,
+        undefined,
+        tally,
+      );
+      return { ...r, namespace: ns };
+    });
+    let synced = this.fannedSynced.get(owner);
+    if (!synced) this.fannedSynced.set(owner, (synced = new Map()));
+    synced.set(
+      id,
+      results.filter((r) => r.state === 'Synced').map((r) => r.namespace),
+    );
+    const status = summarise(kind, base, results, matching.length - allowed.length, bundle.hash, prev);
+    const ref = { name: owner, uid: tb.metadata.uid };
+    if (tally.wrote > 0) {
+      this.o.events.record(
+        ref,
+        'Normal',
+        'Published',
+        `${kind} ${spec.name} now holds bundle ${bundle.hash} in ${tally.wrote} more namespaces ` +
+          `(${status.synced} of ${status.matched} matching ${selector || 'every namespace'})`,
+      );
+    }
+    if (status.state === 'Failed')
+      this.o.events.record(ref, 'Warning', 'PublishFailed', status.message ?? '');
+    return { status, namespaces: allowed };
+  }
+
+  /** The objects of a namespace-selected target left where it no longer applies. */
+  private async removeUnmatched(
+    kind: 'Secret' | 'ConfigMap',
+    tb: TrustBundle,
+    name: string,
+    keep: Set<string>,
+  ): Promise<void> {
+    const caches = this.targetCaches(kind);
+    const remove = (tb.spec.deletionPolicy ?? DEFAULT_DELETION_POLICY) === 'Delete';
+    let removed = 0;
+    for (const ns of caches.namespaces(kind)) {
+      if (keep.has(ns)) continue;
+      const t = caches.peek(kind, ns, name);
+      if (!t || t.owner !== tb.metadata.name) continue;
+      this.publishedStates.delete(targetRef(kind, ns, name));
+      // Only what the operator created for this very bundle; an adopted object keeps the bundle.
+      if (!remove || t.annotations[OWNER_UID_ANNOTATION] !== tb.metadata.uid) continue;
+      try {
+        await this.o.client.request('DELETE', `/api/v1/namespaces/${ns}/${kind.toLowerCase()}s/${name}`, {
+          body: {
+            apiVersion: 'v1',
+            kind: 'DeleteOptions',
+            preconditions: { resourceVersion: t.resourceVersion },
+          },
+        });
+        removed++;
+      } catch (err) {
+        // Changed meanwhile (its event brings the bundle back) or gone already.
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+    if (removed > 0) {
+      this.o.events.record(
+        { name: tb.metadata.name!, uid: tb.metadata.uid },
+        'Normal',
+        'TargetDeleted',
+        `${kind} ${name} deleted from ${removed} namespaces that no longer match (deletionPolicy: Delete)`,
+      );
+    }
+  }
+
+  /** The ClusterTrustBundle cache can start only once discovery said which version is served. */
+  private async clusterTrustBundleCache(): Promise<boolean> {
+    if (this.clusterTrustBundlePath) return true;
+    const path = await this.clusterTrustBundleApi.collectionPath();
+    if (path) this.clusterTrustBundlePath = path;
+    return path !== undefined;
+  }
+
+  private truststore(s: SecretTargetSpec): TruststoreSpec {
+    const ref = s.truststore?.passwordSecret;
+    return {
+      key: s.truststore?.key || DEFAULT_TRUSTSTORE_KEY,
+      password: async () => {
+        if (!ref) return { password: DEFAULT_TRUSTSTORE_PASSWORD, from: 'default' };
+        const refused = this.o.boundary.secretRefused(ref.namespace, 'truststore password');
+        if (refused) throw new Error(`truststore password: ${refused}`);
+        const key = ref.key || DEFAULT_PASSWORD_KEY;
+        const secret = await this.o.sources.read('Secret', ref.namespace, ref.name);
+        const value = secret?.data?.get(key);
+        if (!secret || value === undefined) {
+          throw new Error(
+            `truststore password: Secret ${ref.namespace}/${ref.name} key "${key}" does not exist`,
+          );
+        }
+        return {
+          password: value.toString('utf8').trim(),
+          from: `Secret ${ref.namespace}/${ref.name}@${secret.resourceVersion}`,
+        };
+      },
+    };
+  }
+
+  private async publishOne<B extends TargetIdentity>(
+    tb: TrustBundle,
+    bundle: Bundle,
+    now: Date,
+    target: Target,
+    base: B,
+    prev: PreviousTargetStatus | undefined,
+    kind: string,
+    refused: string | undefined,
+    /** For one namespace of a fanned-out target: writes are counted here and no Event is recorded. */
+    tally?: { wrote: number },
+  ): Promise<
+    B & { state: 'Synced' | 'Failed'; bundleHash?: string; lastSyncTime?: string; message?: string }
+  > {
+    const ref = { name: tb.metadata.name!, uid: tb.metadata.uid };
+    const events = tally ? { record: () => undefined } : this.o.events;
+    if (refused) {
+      // Refused before any API call: the object is neither read nor written.
+      const message = `${target.id}: ${refused}`;
+      events.record(ref, 'Warning', 'NotAllowed', message);
+      return failedTarget(base, message, prev);
+    }
+    try {
+      const result = await target.publish(bundle, { name: ref.name, uid: tb.metadata.uid ?? '' });
+      this.recordPublished(kind, base.namespace ?? '', base.name, result);
+      if (result.state === 'Conflict' || result.state === 'NotAdopted') {
+        const reason = result.state === 'Conflict' ? 'TargetConflict' : 'NotAdopted';
+        events.record(ref, 'Warning', reason, result.message ?? target.id);
+        return { ...base, state: 'Failed', ...(result.message ? { message: result.message } : {}) };
+      }
+      if (result.wrote) {
+        this.o.metrics?.targetWritten(kind);
+        if (tally) tally.wrote++;
+        // Pending: it was Synced, then seen changed (confirmPublished) before this repair.
+        const drift =
+          (prev?.state === 'Synced' || prev?.state === 'Pending') && prev.bundleHash === bundle.hash;
+        // Each repair is its own Event (the recorder folds identical ones): the version it wrote.
+        const version = result.written?.at(-1)?.metadata?.resourceVersion;
+        events.record(
+          ref,
+          drift ? 'Warning' : 'Normal',
+          drift ? 'DriftCorrected' : 'Published',
+          drift
+            ? `${target.id} had been changed or deleted outside the operator; bundle ${bundle.hash} restored` +
+                (version ? ` (resourceVersion ${version})` : '')
+            : `${target.id} now holds bundle ${bundle.hash} (${bundle.certificates.length} certificates)`,
+        );
+      }
+      return {
+        ...base,
+        state: 'Synced',
+        bundleHash: bundle.hash,
+        lastSyncTime: result.wrote || !prev?.lastSyncTime ? rfc3339(now) : prev.lastSyncTime,
+      };
+    } catch (err) {
+      const message = `${target.id}: ${(err as Error).message}`;
+      events.record(ref, 'Warning', 'PublishFailed', message);
+      return failedTarget(base, message, prev);
+    }
+  }
+
+  private targetCaches(kind: string): TargetCaches {
+    if (kind === 'Secret') return this.secretTargets;
+    if (kind === 'ConfigMap') return this.configMapTargets;
+    return this.clusterTrustBundleTargets;
+  }
+
+  /** Remembers what a publish left in a target, for echo recognition and the status check. */
+  private recordPublished(kind: string, namespace: string, name: string, result: TargetResult): void {
+    const ref = targetRef(kind, namespace, name);
+    if (result.state !== 'Synced') {
+      this.publishedStates.delete(ref);
+      return;
+    }
+    const caches = this.targetCaches(kind);
+    const views = result.written?.map((raw) => caches.view(raw, namespace)) ?? [];
+    if (result.held) views.push(result.held);
+    const last = result.written?.at(-1)?.metadata?.resourceVersion;
+    this.publishedStates.set(ref, {
+      fingerprints: new Set(views.map(targetFingerprint)),
+      ...(last ? { resourceVersion: last } : {}),
+    });
+  }
+
+  /**
+   * Does the target, as its cache last saw it, still hold what was published? Until the cache
+   * has seen the operator's last write, the API server's answer to that write is the truth.
+   * Without a record (a rejected bundle after a restart), the owner label and hash annotation
+   * of the bundle in force must be there.
+   */
+  private stillHolds(kind: string, t: TargetIdentity, owner: string, hash: string | undefined): boolean {
+    const namespace = t.namespace ?? '';
+    const caches = this.targetCaches(kind);
+    const known = this.publishedStates.get(targetRef(kind, namespace, t.name));
+    if (known?.resourceVersion && !caches.caughtUp(kind, namespace, known.resourceVersion)) return true;
+    const current = caches.peek(kind, namespace, t.name);
+    if (!current) return false;
+    if (known) return known.fingerprints.has(targetFingerprint(current));
+    return current.owner === owner && current.annotations[BUNDLE_HASH_ANNOTATION] === hash;
+  }
+
+  /**
+   * The status claims only what the caches show at the moment it is written: a target deleted
+   * or changed since it was published is not reported Synced (its watch event has queued the
+   * reconcile that restores it).
+   */
+  confirmPublished(
+    owner: string,
+    published: Published,
+    restoring: boolean,
+  ): { published: Published; changed: boolean } {
+    let changed = false;
+    const confirm = <E extends TargetIdentity & { state: string; bundleHash?: string; message?: string }>(
+      kind: string,
+      entries: E[] | undefined,
+    ): E[] =>
+      (entries ?? []).map((e) => {
+        if ((e as ObjectTargetStatus).namespaceSelector !== undefined) {
+          const fanned = this.confirmFanned(kind, owner, e as ObjectTargetStatus, restoring);
+          if (fanned !== e) changed = true;
+          return fanned as unknown as E;
+        }
+        if (e.state !== 'Synced' || this.stillHolds(kind, e, owner, e.bundleHash)) return e;
+        changed = true;
+        const id = `${kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}`;
+        return {
+          ...e,
+          state: 'Pending',
+          message: restoring
+            ? `${id} was deleted or changed outside the operator after it was published; restoring it`
+            : `${id} no longer holds the bundle in force, and the sources are rejected: it is restored once they are fixed`,
+        };
+      });
+    return {
+      published: {
+        secrets: confirm('Secret', published.secrets),
+        configMaps: confirm('ConfigMap', published.configMaps),
+        clusterTrustBundles: confirm('ClusterTrustBundle', published.clusterTrustBundles),
+      },
+      changed,
+    };
+  }
+
+  /** confirmPublished for a namespace-selected target: each namespace its last publish left in sync. */
+  private confirmFanned(
+    kind: string,
+    owner: string,
+    e: ObjectTargetStatus,
+    restoring: boolean,
+  ): ObjectTargetStatus {
+    const id = `${kind}|${e.namespaceSelector}|${e.name}|${e.key}`;
+    const synced = this.fannedSynced.get(owner)?.get(id) ?? [];
+    const lost = synced.filter(
+      (ns) => !this.stillHolds(kind, { namespace: ns, name: e.name }, owner, e.bundleHash),
+    );
+    if (lost.length === 0) return e;
+    const why = restoring
+      ? 'was deleted or changed outside the operator after it was published; restoring it'
+      : 'no longer holds the bundle in force, and the sources are rejected: it is restored once they are fixed';
+    const failures = [
+      ...lost.map((ns) => ({ namespace: ns, message: `${kind} ${ns}/${e.name} ${why}` })),
+      ...(e.failures ?? []),
+    ].slice(0, LIMITS.statusFailures);
+    return {
+      ...e,
+      state: e.state === 'Failed' ? 'Failed' : 'Pending',
+      synced: Math.max(0, (e.synced ?? 0) - lost.length),
+      failures,
+      message: `${kind} ${e.name}: ${lost.length} of ${e.matched ?? lost.length} namespaces changed: ${failures[0]!.message}`,
+    };
+  }
+}
