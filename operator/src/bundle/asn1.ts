@@ -217,3 +217,65 @@ export function nameText(d: Uint8Array, name: Node): string {
   }
   return rdns.join(', ');
 }
+
+/**
+ * A Name as RFC 5280 §7.1 compares it (and OpenSSL's X509_NAME_cmp in essence): RDN by RDN, the
+ * attributes of an RDN in any order, string values whatever their ASN.1 string type, with case,
+ * leading and trailing spaces and runs of inner spaces folded. Two names are the same name when
+ * their keys are equal.
+ */
+export function nameKey(d: Uint8Array, name: Node): string {
+  want(name, TAG.sequence, 'a Name');
+  return children(d, name)
+    .map((rdn) =>
+      children(d, want(rdn, TAG.set, 'a name component'))
+        .map((atv) => {
+          const [type, val] = children(d, want(atv, TAG.sequence, 'a name attribute'));
+          const oid = oidText(value(d, want(type, TAG.oid, 'a name attribute type')));
+          let text: string;
+          try {
+            text = stringValue(d, val!).trim().replace(/\s+/g, ' ').toLowerCase();
+          } catch {
+            text = '#' + hex(whole(d, val!));
+          }
+          return `${oid}=${JSON.stringify(text)}`;
+        })
+        .sort()
+        .join('+'),
+    )
+    .join(',');
+}
+
+/** What keeps bytes from being one DER element: X.690 §10 and §11, checked all the way down. */
+export type DerViolation =
+  'ber-boolean' | 'non-minimal-length' | 'indefinite-length' | 'trailing-bytes' | 'malformed';
+
+/** The DER violations in `d[start, end)`, which should hold exactly one element. */
+export function derViolations(d: Uint8Array, start: number, end: number): DerViolation[] {
+  const found = new Set<DerViolation>();
+  const walk = (at: number, limit: number, many: boolean): void => {
+    while (at < limit) {
+      if (at + 2 > limit) return void found.add('malformed');
+      const tag = d[at]!;
+      let length = d[at + 1]!;
+      let body = at + 2;
+      if ((tag & 0x1f) === 0x1f) return void found.add('malformed');
+      if (length === 0x80) return void found.add('indefinite-length');
+      if (length & 0x80) {
+        const count = length & 0x7f;
+        if (count > 4 || body + count > limit) return void found.add('malformed');
+        length = 0;
+        for (let i = 0; i < count; i++) length = length * 256 + d[body + i]!;
+        if (length < 0x80 || d[body] === 0) found.add('non-minimal-length');
+        body += count;
+      }
+      if (body + length > limit) return void found.add('malformed');
+      if (tag === TAG.boolean && length === 1 && d[body] !== 0 && d[body] !== 0xff) found.add('ber-boolean');
+      if (tag & 0x20) walk(body, body + length, true);
+      at = body + length;
+      if (!many && at < limit) return void found.add('trailing-bytes');
+    }
+  };
+  walk(start, end, false);
+  return [...found];
+}
