@@ -27,6 +27,22 @@ export const TAG = {
   explicit3: 0xa3,
 } as const;
 
+/** While set (see `leniently`), lengths in more bytes than needed are read, as OpenSSL reads them. */
+let lenient = false;
+
+/**
+ * Runs `read` reading non-minimal lengths instead of refusing them: for the values of extensions,
+ * where OpenSSL reads past them and ./x509.ts records them as DER faults instead.
+ */
+export function leniently<T>(read: () => T): T {
+  lenient = true;
+  try {
+    return read();
+  } finally {
+    lenient = false;
+  }
+}
+
 export function node(der: Uint8Array, at: number, limit: number): Node {
   if (at + 2 > limit) throw new DerError(`truncated at byte ${at}`);
   const tag = der[at]!;
@@ -37,10 +53,10 @@ export function node(der: Uint8Array, at: number, limit: number): Node {
     const count = length & 0x7f;
     if (count === 0) throw new DerError(`indefinite length at byte ${at} (BER, not DER)`);
     if (count > 4 || start + count > limit) throw new DerError(`bad length at byte ${at}`);
-    if (der[start] === 0) throw new DerError(`non-minimal length at byte ${at}`);
+    if (der[start] === 0 && !lenient) throw new DerError(`non-minimal length at byte ${at}`);
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + der[start + i]!;
-    if (length < 0x80) throw new DerError(`non-minimal length at byte ${at}`);
+    if (length < 0x80 && !lenient) throw new DerError(`non-minimal length at byte ${at}`);
     start += count;
   }
   if (start + length > limit) throw new DerError(`value at byte ${at} runs past its container`);

@@ -47,7 +47,8 @@ const GO_HANDLED = new Set([
   '2.5.29.37',
   '2.5.29.54',
 ]);
-const KEY_IDENTIFIERS = new Set(['2.5.29.14', '2.5.29.35']);
+const SUBJECT_KEY_ID = '2.5.29.14';
+const KEY_IDENTIFIERS = new Set([SUBJECT_KEY_ID, '2.5.29.35']);
 const NAME_CONSTRAINTS = '2.5.29.30';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_PURPOSE = '2.5.29.37.0';
@@ -115,16 +116,14 @@ export function authorityKeyMatches(c: ParsedCertificate, issuer: ParsedCertific
 function nameConstraints(c: ParsedCertificate, out: Finding[]): void {
   const faults = c.facts.nameConstraintFaults;
   if (faults.length === 0) return;
+  // Java cannot parse an iPAddress of the wrong length, and refuses the certificate when the
+  // extension is critical (as RFC 5280 wants it); a non-critical one it skips.
+  const critical = c.facts.extensions.some((e) => e.oid === NAME_CONSTRAINTS && e.critical);
   const breaks = union(
-    ...faults.map((f): Consumer[] =>
-      f.kind === 'wildcard-dns'
-        ? f.permitted
-          ? ['nginx', 'go']
-          : []
-        : f.kind === 'ip-length'
-          ? ['go', 'java']
-          : ['go'],
-    ),
+    ...faults.map((f): Consumer[] => {
+      if (f.kind === 'wildcard-dns') return f.permitted ? ['nginx', 'go'] : [];
+      return f.kind === 'ip-length' && critical ? ['go', 'java'] : ['go'];
+    }),
   );
   out.push({
     code: 'MalformedNameConstraints',
@@ -159,15 +158,18 @@ function serialNumber(c: ParsedCertificate, out: Finding[]): void {
 
 function derBreaks(f: DerFault): Consumer[] {
   const parsed = f.extension !== undefined && PARSED_EXTENSIONS.has(f.extension);
+  // Java skips a non-critical extension it cannot parse, except the subjectKeyIdentifier, which
+  // it matches against the client certificate's authorityKeyIdentifier to find the anchor.
+  const java: Consumer[] = parsed && (f.critical || f.extension === SUBJECT_KEY_ID) ? ['java'] : [];
   switch (f.kind) {
     case 'ber-boolean':
       return parsed || f.where.startsWith('the critical flag') ? ['go'] : [];
     case 'explicit-default':
       return [];
     case 'trailing-bytes':
-      return parsed ? (f.extension === NAME_CONSTRAINTS ? ['go', 'java'] : ['java']) : [];
+      return union(java, f.extension === NAME_CONSTRAINTS ? ['go'] : []);
     default:
-      return parsed ? ['go', 'java'] : [];
+      return parsed ? union(['go'], java) : [];
   }
 }
 
@@ -190,15 +192,30 @@ function der(c: ParsedCertificate, out: Finding[]): void {
   });
 }
 
+/** The key type a signature algorithm belongs to, by its OID. */
+function keyFamily(oid: string): string {
+  if (oid.startsWith('1.2.840.113549.1.1.')) return 'RSA';
+  if (oid.startsWith('1.2.840.10045.4.')) return 'EC';
+  if (oid === '1.2.840.10040.4.3' || oid.startsWith('2.16.840.1.101.3.4.3.')) return 'DSA';
+  if (oid === '1.3.101.112') return 'Ed25519';
+  if (oid === '1.3.101.113') return 'Ed448';
+  return oid;
+}
+
 function algorithms(c: ParsedCertificate, out: Finding[]): void {
   if (c.facts.algorithms === 'same') return;
   const oid = c.facts.algorithms === 'algorithms-differ';
+  // OpenSSL takes a certificate for self-signed only when the TBS's algorithm fits its key.
+  const key = c.keyAlgorithm.startsWith('RSA') ? 'RSA' : c.keyAlgorithm;
+  const misfit = c.facts.selfIssued && keyFamily(c.facts.innerSignatureOid) !== key;
   out.push({
     code: 'SignatureAlgorithmMismatch',
-    breaks: oid ? ['go', 'java'] : ['go'],
-    what: oid
-      ? 'the signature algorithm inside the signed part differs from the one outside it'
-      : 'the signature algorithm inside the signed part has other parameters than the one outside it',
+    breaks: union(oid ? ['go', 'java'] : ['go'], misfit ? ['nginx'] : []),
+    what:
+      (oid
+        ? 'the signature algorithm inside the signed part differs from the one outside it'
+        : 'the signature algorithm inside the signed part has other parameters than the one outside it') +
+      (misfit ? ', and does not fit its key, so OpenSSL does not take it for self-signed' : ''),
   });
 }
 
@@ -207,15 +224,6 @@ export function certificateFindings(c: ParsedCertificate): Finding[] {
   const out: Finding[] = [];
   criticalExtensions(c, out);
   extendedKeyUsage(c, out);
-  if (c.selfSigned && !authorityKeyMatches(c, c)) {
-    out.push({
-      code: 'AuthorityKeyIdMismatch',
-      breaks: ['nginx'],
-      what:
-        'it is self-signed, but its authorityKeyIdentifier names another key, issuer or serial: OpenSSL does not ' +
-        'take it for a root and nginx answers "unable to get issuer certificate"',
-    });
-  }
   nameConstraints(c, out);
   serialNumber(c, out);
   der(c, out);

@@ -19,11 +19,26 @@ const label = (c: ParsedCertificate): string =>
 
 /** Where a certificate that is not a valid self-signed root comes from, within the bundle. */
 export function issuerView(c: ParsedCertificate, all: ParsedCertificate[], policy: Policy): IssuerView {
+  // A certificate that is no CA at all is NotCA's business.
+  if (!c.isCA) return { findings: [] };
+  // OpenSSL takes a self-issued certificate for self-signed when its AKI, if any, names itself.
+  const akiNamesItself = authorityKeyMatches(c, c);
   // A root whose self-signature cannot be checked here (MD5, unknown algorithms) is left to the
   // signature-algorithm rules.
-  // A certificate that is no CA at all is NotCA's business.
-  if (c.selfSigned || (c.facts.selfIssued && c.selfSignatureValid === undefined) || !c.isCA)
-    return { findings: [] };
+  if (c.selfSigned || (c.facts.selfIssued && c.selfSignatureValid === undefined)) {
+    if (akiNamesItself) return { findings: [] };
+    return {
+      findings: [
+        {
+          code: 'AuthorityKeyIdMismatch',
+          breaks: ['nginx'],
+          what:
+            'it is self-signed, but its authorityKeyIdentifier names another key, issuer or serial: OpenSSL does ' +
+            'not take it for a root and nginx answers "unable to get issuer certificate"',
+        },
+      ],
+    };
+  }
   const named = all.filter((x) => x !== c && x.facts.subjectKey === c.facts.issuerKey && x.key);
   const issuer = named.find((x) => signedBy(c.facts, x.key!) === true);
   const findings: Finding[] = [];
@@ -49,7 +64,7 @@ export function issuerView(c: ParsedCertificate, all: ParsedCertificate[], polic
   if (named.length > 0 || (rollover && !claimsOtherKey(c))) {
     findings.push({
       code: 'BadSignature',
-      breaks: named.length > 0 ? ['nginx'] : [],
+      breaks: named.length > 0 || !akiNamesItself ? ['nginx'] : [],
       what:
         named.length > 0
           ? `its signature does not verify with the key of ${named.map(label).join(' or ')}, its issuer by name: the certificate is corrupted or forged`

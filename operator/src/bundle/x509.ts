@@ -9,6 +9,7 @@ import {
   derViolations,
   hex,
   integerHex,
+  leniently,
   nameKey,
   nameText,
   node,
@@ -104,8 +105,9 @@ export interface NameConstraintFault {
 /** A place that is not DER, and what is wrong there. */
 export interface DerFault {
   where: string;
-  /** The extension it is in, when it is in one. */
+  /** The extension it is in, when it is in one, and whether that is marked critical. */
   extension?: string;
+  critical: boolean;
   kind: DerViolation | 'explicit-default';
 }
 
@@ -128,6 +130,8 @@ export interface CertificateFacts {
   /** The first byte of keyUsage's bits (digitalSignature … keyCertSign, cRLSign), when present. */
   keyUsage?: number;
   signatureOid: string;
+  /** The TBS's own signature algorithm (OpenSSL takes a root for self-signed only when it fits the key). */
+  innerSignatureOid: string;
   /** The outer AlgorithmIdentifier's parameters (RSASSA-PSS carries its hash and salt there). */
   signatureParameters?: Uint8Array;
   /** The TBS's AlgorithmIdentifier against the outer one (RFC 5280 §4.1.1.2: the same). */
@@ -229,29 +233,35 @@ function extension(d: Uint8Array, ext: Node, facts: CertificateFacts, seen: Set<
     if (flag.end - flag.start !== 1) throw new DerError(`the critical flag of extension ${oid} is malformed`);
     const byte = d[flag.start]!;
     critical = byte !== 0;
-    if (byte === 0)
-      facts.derFaults.push({
-        where: `the critical flag of ${oid}`,
-        extension: oid,
-        kind: 'explicit-default',
-      });
-    else if (byte !== 0xff)
-      facts.derFaults.push({ where: `the critical flag of ${oid}`, extension: oid, kind: 'ber-boolean' });
+    const where = `the critical flag of ${oid}`;
+    if (byte === 0) facts.derFaults.push({ where, extension: oid, kind: 'explicit-default', critical });
+    else if (byte !== 0xff) facts.derFaults.push({ where, extension: oid, kind: 'ber-boolean', critical });
   } else if (parts.length !== 2) throw new DerError(`extension ${oid} is malformed`);
   facts.extensions.push({ oid, critical });
   const content = want(parts[parts.length - 1], TAG.octetString, `extension ${oid}`);
-  const violations = derViolations(d, content.start, content.end);
-  for (const kind of violations) facts.derFaults.push({ where: `the value of ${oid}`, extension: oid, kind });
-  // OpenSSL reads past a non-minimal or indefinite length; the facts here are then left unread.
-  const unreadable = violations.some((v) => v !== 'ber-boolean' && v !== 'trailing-bytes');
-  if (!PARSED_EXTENSIONS.has(oid) || unreadable) return;
-  const inner = node(d, content.start, content.end);
+  for (const kind of derViolations(d, content.start, content.end))
+    facts.derFaults.push({ where: `the value of ${oid}`, extension: oid, kind, critical });
+  if (!PARSED_EXTENSIONS.has(oid)) return;
+  try {
+    leniently(() => extensionValue(d, oid, node(d, content.start, content.end), facts));
+  } catch (err) {
+    // What OpenSSL cannot read either (an indefinite length, a truncated value) is left unread.
+    if (!(err instanceof DerError)) throw err;
+  }
+}
+
+function extensionValue(d: Uint8Array, oid: string, inner: Node, facts: CertificateFacts): void {
   if (oid === EXT.basicConstraints) {
     const first = children(d, want(inner, TAG.sequence, 'basicConstraints'))[0];
     if (first?.tag === TAG.boolean) {
       facts.isCA = d[first.start] !== 0;
       if (d[first.start] === 0)
-        facts.derFaults.push({ where: 'basicConstraints cA', extension: oid, kind: 'explicit-default' });
+        facts.derFaults.push({
+          where: 'basicConstraints cA',
+          extension: oid,
+          kind: 'explicit-default',
+          critical: false,
+        });
     }
   } else if (oid === EXT.keyUsage) {
     const ku = want(inner, TAG.bitString, 'keyUsage');
@@ -348,6 +358,7 @@ export function readCertificate(d: Uint8Array): CertificateFacts {
     isCA: false,
     mayIssueCRLs: true,
     signatureOid: outerOid,
+    innerSignatureOid: algorithm(innerSig),
     ...(outerParams ? { signatureParameters: whole(d, outerParams) } : {}),
     algorithms,
     selfIssued: issuerKey === subjectKey,

@@ -185,7 +185,7 @@ function pipe(command: string, args: string[], input: string): Promise<string[]>
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       if (code !== 0) reject(new Error(`${command} exited ${code}: ${stderr.trim()}`));
       else resolve(stdout.trimEnd().split('\n'));
     });
