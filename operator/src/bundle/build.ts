@@ -165,7 +165,7 @@ export function buildBundle(
   for (const { cert, sources: from } of ordered) {
     const verdict = judge(cert, from, p, now, findings.get(cert), published);
     problems.push(...verdict.problems);
-    const { signature, selfSignatureValid: _checked, facts: _facts, key: _key, ...facts } = cert;
+    const { signature, selfSignatureValid: _checked, facts: _facts, ...facts } = cert;
     certificates.push({
       ...facts,
       signatureAlgorithm: signature.name,

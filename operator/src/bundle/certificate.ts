@@ -19,9 +19,19 @@ export type ParsedCertificate = Omit<
   selfSignatureValid?: boolean;
   /** What the consumer rules and the issuer checks read (./consumers.ts, ./issuers.ts). */
   facts: CertificateFacts;
-  /** Its public key, to check what it signed; absent when node:crypto cannot load it. */
-  key?: KeyObject;
 };
+
+/**
+ * A certificate's public key, to check what it signed; undefined when node:crypto cannot load it.
+ * Made on demand: cached certificates do not each hold a key object.
+ */
+export function publicKeyOf(c: { facts: CertificateFacts }): KeyObject | undefined {
+  try {
+    return createPublicKey({ key: Buffer.from(c.facts.publicKey.spki), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+}
 
 function colonHex(digest: Buffer): string {
   const hex = digest.toString('hex').toUpperCase();
@@ -41,13 +51,8 @@ export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerpr
   const x509 = new X509Certificate(der);
   const facts = readCertificate(der);
   const key = facts.publicKey;
-  let publicKey: KeyObject | undefined;
-  try {
-    publicKey = createPublicKey({ key: Buffer.from(key.spki), format: 'der', type: 'spki' });
-  } catch {
-    publicKey = undefined;
-  }
   // Self-issued by RFC 5280 name matching (case and string type aside), then really verified.
+  const publicKey = facts.selfIssued ? publicKeyOf({ facts }) : undefined;
   const valid = !facts.selfIssued ? undefined : publicKey ? signedBy(facts, publicKey) : false;
   return {
     subject: facts.subject,
@@ -68,7 +73,6 @@ export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerpr
     ...(valid !== undefined ? { selfSignatureValid: valid } : {}),
     der,
     facts,
-    ...(publicKey ? { key: publicKey } : {}),
   };
 }
 

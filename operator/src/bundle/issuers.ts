@@ -3,7 +3,7 @@
 // Each is checked against the bundle's certificates of its issuer's name, by signature; and each
 // consumer's view of it differs: nginx (no partial chain) needs its issuer in the file, Go and
 // Java take it as a full trust anchor on its own.
-import type { ParsedCertificate } from './certificate.ts';
+import { publicKeyOf, type ParsedCertificate } from './certificate.ts';
 import { authorityKeyMatches, type Finding } from './consumers.ts';
 import { signedBy } from './signature.ts';
 import type { Consumer, Policy, ProblemCode } from './types.ts';
@@ -39,8 +39,11 @@ export function issuerView(c: ParsedCertificate, all: ParsedCertificate[], polic
       ],
     };
   }
-  const named = all.filter((x) => x !== c && x.facts.subjectKey === c.facts.issuerKey && x.key);
-  const issuer = named.find((x) => signedBy(c.facts, x.key!) === true);
+  const named = all.filter((x) => x !== c && x.facts.subjectKey === c.facts.issuerKey);
+  const issuer = named.find((x) => {
+    const key = publicKeyOf(x);
+    return key !== undefined && signedBy(c.facts, key) === true;
+  });
   const findings: Finding[] = [];
   const rollover = c.facts.selfIssued;
   const kind = rollover ? 'a self-issued key-rollover certificate' : 'an intermediate CA';
