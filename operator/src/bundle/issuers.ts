@@ -113,7 +113,12 @@ export function consumerVerdicts(
     if (seen.has(issuer)) return [...new Set([...mine, 'IssuerNotInBundle' as const])];
     seen.add(c);
     const above = nginx(issuer, seen);
-    const mismatch: ProblemCode[] = authorityKeyMatches(c, issuer) ? [] : ['AuthorityKeyIdMismatch'];
+    // OpenSSL finds the issuer by name and AKI, and verifies the signature of every certificate
+    // below the root, which X509_verify refuses when the two algorithm identifiers differ.
+    const mismatch: ProblemCode[] = [
+      ...(authorityKeyMatches(c, issuer) ? [] : (['AuthorityKeyIdMismatch'] as const)),
+      ...(c.facts.algorithms === 'same' ? [] : (['SignatureAlgorithmMismatch'] as const)),
+    ];
     return [...new Set([...mine, ...mismatch, ...above])];
   };
   for (const c of certs)

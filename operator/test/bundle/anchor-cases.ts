@@ -294,11 +294,24 @@ type Flag = boolean | 'explicit-false' | 'ber-true';
 const flag = fc.constantFrom<Flag>(false, false, false, true, 'explicit-false', 'ber-true');
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { freq: 2, nil: undefined });
 
+/** The root that generated intermediates are issued by (in the bundle or not). */
+export const GENERATED_PARENT: CertSpec = {
+  key: 'rsa',
+  keyLabel: 'generated-parent',
+  subject: [
+    [O, STRING.utf8, 'Trust Test'],
+    [CN, STRING.utf8, 'Generated Parent Root'],
+  ],
+  extensions: caExtensions('rsa', 'generated-parent'),
+};
+
 /** A trust anchor combining the faults of the cases above at random, for the property test. */
 export const generatedAnchor = fc.record({
   key: fc.constantFrom<AnchorKey>('ec', 'ec', 'rsa', 'rsa-pss', 'ed25519'),
   serial: fc.constantFrom('random', 'negative', 'zero', '20-octets', '21-octets'),
   issuer: fc.constantFrom('same', 'same', 'case', 'string-type'),
+  /** A root, or an intermediate issued by a well-formed root that is or is not in the bundle. */
+  chain: fc.constantFrom('root', 'root', 'intermediate-with-issuer', 'intermediate-alone'),
   forged: fc.constantFrom(false, false, false, true),
   basicConstraints: fc.record({
     cA: fc.constantFrom<'true' | 'ber-true'>('true', 'true', 'ber-true'),
@@ -407,9 +420,15 @@ export function toCertSpec(g: GeneratedAnchor, n: number): CertSpec {
   }
   if (g.unknown !== 'absent') ext.push(critical({ oid: '1.3.6.1.4.1.55555.1', value: NULL }, g.unknown));
   const spec: CertSpec = { key: g.key, subject, serial, extensions: ext };
-  if (g.issuer === 'case') spec.issuer = subject.map(([t, s, v]) => [t, s, v.toUpperCase()]);
-  if (g.issuer === 'string-type') spec.issuer = subject.map(([t, , v]) => [t, STRING.printable, v]);
-  if (g.forged) spec.signer = { key: g.key, keyLabel: 'forger' };
+  const issuerName = g.chain === 'root' ? subject : GENERATED_PARENT.subject;
+  const signer = g.chain === 'root' ? g.key : GENERATED_PARENT.key!;
+  if (g.chain !== 'root') {
+    spec.issuer = issuerName;
+    spec.signer = { key: signer, keyLabel: GENERATED_PARENT.keyLabel! };
+  }
+  if (g.issuer === 'case') spec.issuer = issuerName.map(([t, s, v]) => [t, s, v.toUpperCase()]);
+  if (g.issuer === 'string-type') spec.issuer = issuerName.map(([t, , v]) => [t, STRING.printable, v]);
+  if (g.forged) spec.signer = { key: signer, keyLabel: 'forger' };
   if (g.algorithm === 'parameters-differ' && g.key === 'rsa')
     spec.innerAlgorithm = seq(oid('1.2.840.113549.1.1.11'));
   if (g.algorithm === 'algorithms-differ') spec.innerAlgorithm = seq(oid('1.2.840.10045.4.3.3'));
