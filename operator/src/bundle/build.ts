@@ -163,7 +163,9 @@ export function buildBundle(
   const published = options.consumers ?? CONSUMERS;
   const certificates: CertificateInfo[] = [];
   for (const { cert, sources: from } of ordered) {
-    const verdict = judge(cert, from, p, now, findings.get(cert), published);
+    // Under requireCA the policy's own NotCA error says it; the finding still sets the verdicts.
+    const own = findings.get(cert)!.filter((f) => !(p.requireCA && f.code === 'NotCA'));
+    const verdict = judge(cert, from, p, now, own, published);
     problems.push(...verdict.problems);
     const { signature, selfSignatureValid: _checked, facts: _facts, ...facts } = cert;
     certificates.push({

@@ -202,12 +202,17 @@ function keyFamily(oid: string): string {
   return oid;
 }
 
+/** Does the TBS's signature algorithm fit the certificate's own key (OpenSSL's test of self-signed)? */
+function fitsKey(c: ParsedCertificate): boolean {
+  const key = c.keyAlgorithm.startsWith('RSA') ? 'RSA' : c.keyAlgorithm;
+  return keyFamily(c.facts.innerSignatureOid) === key;
+}
+
 function algorithms(c: ParsedCertificate, out: Finding[]): void {
   if (c.facts.algorithms === 'same') return;
   const oid = c.facts.algorithms === 'algorithms-differ';
   // OpenSSL takes a certificate for self-signed only when the TBS's algorithm fits its key.
-  const key = c.keyAlgorithm.startsWith('RSA') ? 'RSA' : c.keyAlgorithm;
-  const misfit = c.facts.selfIssued && keyFamily(c.facts.innerSignatureOid) !== key;
+  const misfit = c.facts.selfIssued && !fitsKey(c);
   out.push({
     code: 'SignatureAlgorithmMismatch',
     breaks: union(oid ? ['go', 'java'] : ['go'], misfit ? ['nginx'] : []),
@@ -219,9 +224,44 @@ function algorithms(c: ParsedCertificate, out: Finding[]): void {
   });
 }
 
+/**
+ * Which consumers refuse a certificate that is no CA by OpenSSL's measure (X509_check_ca) as an
+ * anchor: OpenSSL takes, as a root, a self-signed v1 certificate or a v3 one without
+ * basicConstraints whose keyUsage allows keyCertSign, and below a root nothing but a CA; Go wants
+ * basicConstraints cA on v3, and keyCertSign when keyUsage is present; Java does not look at an
+ * anchor's constraints.
+ */
+function notCA(c: ParsedCertificate, out: Finding[]): void {
+  if (c.isCA) return;
+  const f = c.facts;
+  const ku = f.keyUsage;
+  const noCertSign = ku !== undefined && (ku & 0x04) === 0;
+  const bc = f.basicConstraintsCA;
+  // In a chain below the root, OpenSSL wants cA itself; a root it takes as described above.
+  const root = f.selfIssued && authorityKeyMatches(c, c) && fitsKey(c);
+  const nginx =
+    !root || noCertSign || bc === false || (bc === undefined && f.version !== 1 && ku === undefined);
+  const go = noCertSign || bc === false || (bc === undefined && f.version === 3);
+  const breaks = union(nginx ? ['nginx'] : [], go ? ['go'] : []);
+  const words = { nginx: 'nginx/OpenSSL', go: 'Go', java: 'Java' };
+  out.push({
+    code: 'NotCA',
+    breaks,
+    // Only reported under requireCA: false, which admits such certificates on purpose.
+    advisory: true,
+    what:
+      'not a CA certificate (basicConstraints cA is not TRUE, or keyUsage leaves out keyCertSign); kept ' +
+      '(policy requireCA: false)' +
+      (breaks.length
+        ? `, though ${breaks.map((c) => words[c]).join(' and ')} will not use it as an anchor`
+        : ''),
+  });
+}
+
 /** The findings that depend on the certificate alone. */
 export function certificateFindings(c: ParsedCertificate): Finding[] {
   const out: Finding[] = [];
+  notCA(c, out);
   criticalExtensions(c, out);
   extendedKeyUsage(c, out);
   nameConstraints(c, out);

@@ -127,6 +127,8 @@ export interface CertificateFacts {
   isCA: boolean;
   /** False when a keyUsage extension leaves out cRLSign: OpenSSL then refuses CRLs it signed. */
   mayIssueCRLs: boolean;
+  /** basicConstraints' cA, when the extension is present. */
+  basicConstraintsCA?: boolean;
   /** The first byte of keyUsage's bits (digitalSignature … keyCertSign, cRLSign), when present. */
   keyUsage?: number;
   signatureOid: string;
@@ -253,6 +255,7 @@ function extension(d: Uint8Array, ext: Node, facts: CertificateFacts, seen: Set<
 function extensionValue(d: Uint8Array, oid: string, inner: Node, facts: CertificateFacts): void {
   if (oid === EXT.basicConstraints) {
     const first = children(d, want(inner, TAG.sequence, 'basicConstraints'))[0];
+    facts.basicConstraintsCA = first?.tag === TAG.boolean && d[first.start] !== 0;
     if (first?.tag === TAG.boolean) {
       facts.isCA = d[first.start] !== 0;
       if (d[first.start] === 0)

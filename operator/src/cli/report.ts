@@ -51,8 +51,7 @@ export function renderTable(report: BuildReport): string {
         c.notAfter.toISOString().slice(0, 10),
         keyLabel(c),
         c.status,
-        // A certificate that is no CA is not judged as an anchor (NotCA says why).
-        ...CONSUMERS.map((consumer) => (!c.isCA ? '-' : c.consumers[consumer].length === 0 ? 'ok' : 'no')),
+        ...CONSUMERS.map((consumer) => (c.consumers[consumer].length === 0 ? 'ok' : 'no')),
         codes.length > 0 ? codes.join(',') : '-',
       ]);
     }

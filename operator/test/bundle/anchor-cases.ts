@@ -95,6 +95,15 @@ export function anchorCases(): AnchorCase[] {
       ];
     }),
 
+    // ---- §4.2.1.9: CAs by basicConstraints (NotCA is the policy's requireCA, on by default) ----
+    root('v1-root', 'NotCA', (s) => ((s.version = 'absent'), (s.extensions = []))),
+    root('no-basic-constraints-with-key-cert-sign', 'NotCA', (s) => s.extensions.splice(0, 1)),
+    root('no-basic-constraints-no-key-usage', 'NotCA', (s) => s.extensions.splice(0, 2)),
+    root('basic-constraints-not-ca', 'NotCA', (s) =>
+      replaceExt(s, '2.5.29.19', EXT.basicConstraints('absent')),
+    ),
+    root('key-usage-without-key-cert-sign', 'NotCA', (s) => replaceExt(s, '2.5.29.15', EXT.keyUsage(0x02))),
+
     // ---- §4.2: a critical extension the consumer does not know ----
     root('unknown-critical-extension', 'UnknownCriticalExtension', (s) =>
       withExt(s, { oid: '1.3.6.1.4.1.55555.1', critical: true, value: NULL }),
@@ -314,11 +323,24 @@ export const generatedAnchor = fc.record({
   chain: fc.constantFrom('root', 'root', 'intermediate-with-issuer', 'intermediate-alone'),
   forged: fc.constantFrom(false, false, false, true),
   basicConstraints: fc.record({
-    cA: fc.constantFrom<'true' | 'ber-true'>('true', 'true', 'ber-true'),
+    // Mostly CAs; now and then no basicConstraints at all, or cA absent (FALSE).
+    cA: fc.constantFrom<'true' | 'ber-true' | 'absent' | 'no-extension'>(
+      'true',
+      'true',
+      'true',
+      'true',
+      'ber-true',
+      'absent',
+      'no-extension',
+    ),
     critical: flag,
     trailing: fc.boolean(),
   }),
-  keyUsage: fc.record({ present: fc.boolean(), trailing: fc.boolean() }),
+  keyUsage: fc.record({
+    present: fc.boolean(),
+    certSign: fc.constantFrom(true, true, true, false),
+    trailing: fc.boolean(),
+  }),
   ski: maybe(fc.record({ critical: flag, nonMinimal: fc.boolean(), trailing: fc.boolean() })),
   aki: maybe(
     fc.record({
@@ -378,16 +400,17 @@ export function toCertSpec(g: GeneratedAnchor, n: number): CertSpec {
           : g.serial === '21-octets'
             ? Buffer.alloc(21, 0x33)
             : Buffer.from([0x40, n >> 8, n & 0xff, 0x5a]);
-  const ext: Extension[] = [
-    trailing(
-      critical(
-        EXT.basicConstraints(g.basicConstraints.cA),
-        g.basicConstraints.critical === false ? true : g.basicConstraints.critical,
+  const ext: Extension[] = [];
+  const bc = g.basicConstraints;
+  if (bc.cA !== 'no-extension')
+    ext.push(
+      trailing(
+        critical(EXT.basicConstraints(bc.cA), bc.critical === false ? true : bc.critical),
+        bc.trailing,
       ),
-      g.basicConstraints.trailing,
-    ),
-  ];
-  if (g.keyUsage.present) ext.push(trailing(EXT.keyUsage(0x06), g.keyUsage.trailing));
+    );
+  if (g.keyUsage.present)
+    ext.push(trailing(EXT.keyUsage(g.keyUsage.certSign ? 0x06 : 0x02), g.keyUsage.trailing));
   if (g.ski) {
     const ski = g.ski.nonMinimal
       ? { oid: '2.5.29.14', value: Buffer.concat([Buffer.from([0x04, 0x81, 20]), own]) }

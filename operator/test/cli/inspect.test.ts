@@ -55,7 +55,7 @@ describe('trustbundle inspect', () => {
   test('a rejected input: the problem is in the table and listed in full; exit 1', () => {
     const r = trustbundle(['inspect', 'root.pem', 'leaf.crt'], opts);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/Rejected\s+-\s+-\s+-\s+NotCA/);
+    expect(r.stdout).toMatch(/Rejected\s+no\s+no\s+ok\s+NotCA/);
     expect(r.stdout).toMatch(
       /error: certificate ".*CN=tpp\.example\.com.*" .* from leaf\.crt: not a CA certificate/,
     );
