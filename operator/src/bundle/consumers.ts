@@ -50,7 +50,30 @@ const GO_HANDLED = new Set([
 const SUBJECT_KEY_ID = '2.5.29.14';
 const KEY_IDENTIFIERS = new Set([SUBJECT_KEY_ID, '2.5.29.35']);
 const NAME_CONSTRAINTS = '2.5.29.30';
+/** Extension names for the messages. */
+const EXTENSION_NAMES: Record<string, string> = {
+  '2.5.29.14': 'subjectKeyIdentifier',
+  '2.5.29.15': 'keyUsage',
+  '2.5.29.17': 'subjectAltName',
+  '2.5.29.19': 'basicConstraints',
+  '2.5.29.30': 'nameConstraints',
+  '2.5.29.31': 'cRLDistributionPoints',
+  '2.5.29.32': 'certificatePolicies',
+  '2.5.29.35': 'authorityKeyIdentifier',
+  '2.5.29.37': 'extendedKeyUsage',
+  '1.3.6.1.5.5.7.1.1': 'authorityInfoAccess',
+};
+const extensionName = (oid: string): string => EXTENSION_NAMES[oid] ?? oid;
+const CONSUMER_WORDS: Record<Consumer, string> = { nginx: 'nginx/OpenSSL', go: 'Go', java: 'Java' };
+const consumerWords = (list: Consumer[]): string => list.map((c) => CONSUMER_WORDS[c]).join(' and ');
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const PURPOSES: Record<string, string> = {
+  '1.3.6.1.5.5.7.3.1': 'serverAuth',
+  '1.3.6.1.5.5.7.3.3': 'codeSigning',
+  '1.3.6.1.5.5.7.3.4': 'emailProtection',
+  '1.3.6.1.5.5.7.3.8': 'timeStamping',
+  '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
+};
 const ANY_PURPOSE = '2.5.29.37.0';
 
 const union = (...lists: Consumer[][]): Consumer[] => {
@@ -81,7 +104,7 @@ function criticalExtensions(c: ParsedCertificate, out: Finding[]): void {
       breaks,
       what: unprocessedNames
         ? `its critical nameConstraints use name forms Go does not process (GeneralName tags ${c.facts.nameConstraintForms.join(', ')})`
-        : `it has a critical extension ${e.oid} that ${breaks.join(' and ')} cannot process`,
+        : `it has a critical extension ${extensionName(e.oid)} that ${consumerWords(breaks)} cannot process`,
     });
   }
 }
@@ -95,7 +118,7 @@ function extendedKeyUsage(c: ParsedCertificate, out: Finding[]): void {
     breaks: any ? ['nginx'] : ['nginx', 'go'],
     what: any
       ? 'its extendedKeyUsage has anyExtendedKeyUsage but not clientAuth, which OpenSSL requires of every CA in a client chain'
-      : `its extendedKeyUsage (${eku.join(', ')}) does not allow clientAuth`,
+      : `its extendedKeyUsage (${eku.map((p) => PURPOSES[p] ?? p).join(', ')}) does not allow clientAuth`,
   });
 }
 
@@ -188,7 +211,9 @@ function der(c: ParsedCertificate, out: Finding[]): void {
   out.push({
     code: 'NotDER',
     breaks: union(...faults.map(derBreaks)),
-    what: `it is not DER: ${faults.map((f) => `${DER_WORDS[f.kind]} in ${f.where}`).join('; ')}`,
+    what: `it is not DER: ${faults
+      .map((f) => `${DER_WORDS[f.kind]} in ${f.where.replace(/\d+(\.\d+)+/, extensionName)}`)
+      .join('; ')}`,
   });
 }
 
@@ -243,7 +268,6 @@ function notCA(c: ParsedCertificate, out: Finding[]): void {
     !root || noCertSign || bc === false || (bc === undefined && f.version !== 1 && ku === undefined);
   const go = noCertSign || bc === false || (bc === undefined && f.version === 3);
   const breaks = union(nginx ? ['nginx'] : [], go ? ['go'] : []);
-  const words = { nginx: 'nginx/OpenSSL', go: 'Go', java: 'Java' };
   out.push({
     code: 'NotCA',
     breaks,
@@ -252,9 +276,7 @@ function notCA(c: ParsedCertificate, out: Finding[]): void {
     what:
       'not a CA certificate (basicConstraints cA is not TRUE, or keyUsage leaves out keyCertSign); kept ' +
       '(policy requireCA: false)' +
-      (breaks.length
-        ? `, though ${breaks.map((c) => words[c]).join(' and ')} will not use it as an anchor`
-        : ''),
+      (breaks.length ? `, though ${consumerWords(breaks)} will not use it as an anchor` : ''),
   });
 }
 

@@ -80,7 +80,10 @@ export function issuerView(c: ParsedCertificate, all: ParsedCertificate[], polic
     breaks: ['nginx'],
     advisory: true,
     what:
-      `${kind} whose issuer "${c.issuer}" is not in the bundle: nginx (no partial chain) will not accept it ` +
+      (rollover
+        ? `a self-issued key-rollover certificate whose signing key, another key of "${c.issuer}", is not in the bundle: `
+        : `an intermediate CA whose issuer "${c.issuer}" is not in the bundle: `) +
+      'nginx (no partial chain) will not accept it ' +
       'as an anchor, clients under it get "unable to get issuer certificate"; Go and Java trust it as a full anchor on its own',
   });
   return { findings };
