@@ -3,7 +3,10 @@
 # kubectl, etcd, kwok) and optional tools (helm, trust-manager, traefik) from the Go module proxy
 # and caches them by version outside the repository. A cached version is never rebuilt.
 #
-#   hack/build-tools.sh [plane] [helm] [trust-manager] [traefik]     (default: plane)
+#   hack/build-tools.sh [plane] [helm] [trust-manager] [traefik] [anchorcheck]     (default: plane)
+#
+# anchorcheck (Go's verdict on trust anchors, operator/test/support/anchorcheck) needs only the
+# standard library; it is cached by the hash of its source and its path is printed on stdout.
 . "$(dirname "$0")/lib.sh"
 
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
@@ -138,6 +141,18 @@ build_traefik() {
   finish "$out"
 }
 
+build_anchorcheck() {
+  local src="$REPO_ROOT/operator/test/support/anchorcheck" hash
+  hash=$(cat "$src/go.mod" "$src/main.go" | sha256sum | cut -c1-12)
+  local out="$CACHE_ROOT/anchorcheck-$hash"
+  if ! built "$out"; then
+    rm -rf "$out"; mkdir -p "$out"
+    step "anchorcheck $hash: build" bash -c "cd '$src' && go build -trimpath -o '$out/anchorcheck' ."
+    finish "$out"
+  fi
+  echo "$out/anchorcheck"
+}
+
 mkdir -p "$CACHE_ROOT"
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(plane)
 for t in "${targets[@]}"; do
@@ -146,7 +161,8 @@ for t in "${targets[@]}"; do
     helm) build_helm ;;
     trust-manager) build_trust_manager ;;
     traefik) build_traefik ;;
-    *) die "unknown target '$t' (plane, helm, trust-manager, traefik)" ;;
+    anchorcheck) build_anchorcheck ;;
+    *) die "unknown target '$t' (plane, helm, trust-manager, traefik, anchorcheck)" ;;
   esac
 done
 log "tools ready in $CACHE_ROOT"

@@ -2,8 +2,10 @@
 // Structural (every object lists its properties or is a typed map), every field described, so
 // `kubectl explain tb.spec…` documents the API; defaults and enums come from ./v1alpha1.ts.
 import {
+  ANCHOR_POLICIES,
   CERTIFICATE_ACTIONS,
   CERTIFICATE_STATUSES,
+  CONSUMERS,
   CRL_KEY,
   DEFAULT_CLIENT_ID_KEY,
   DEFAULT_CLIENT_SECRET_KEY,
@@ -17,6 +19,7 @@ import {
   ROLLOUT_KINDS,
   ROLLOUT_STATES,
   SYNC_STATES,
+  UNUSABLE_ACTIONS,
 } from './v1alpha1.ts';
 import { SELECTOR_OPERATORS } from '../kube/selector.ts';
 
@@ -180,6 +183,21 @@ const policy = object(
         'in force passes its nextUpdate with no newer one in the sources: PublishIfComplete withdraws ca.crl, ' +
         `RequireForAll keeps the bundle refused. Defaults to ${DEFAULT_POLICY.crl}.`,
       { enum: ['RequireForAll', 'PublishIfComplete'], default: DEFAULT_POLICY.crl },
+    ),
+    unusable: string(
+      'What to do with a certificate that a consumer the bundle reaches cannot use as a client-authentication ' +
+        'trust anchor (nginx/OpenSSL for Secret and ConfigMap targets, Go for authorization servers, Java for ' +
+        'truststores; see docs/consumers.md): Reject the bundle (the last good one stays in force and the status ' +
+        'names the certificate, the consumer and the reason) or Warn and publish it. ' +
+        `Defaults to ${DEFAULT_POLICY.unusable}.`,
+      { enum: UNUSABLE_ACTIONS, default: DEFAULT_POLICY.unusable },
+    ),
+    anchors: string(
+      'Which CAs may be trust anchors: RootsOnly (self-signed) or AllowIntermediates too (nginx needs an issuing ' +
+        'CA in its file when clients do not send it). An intermediate whose issuer is not in the bundle is ' +
+        'reported: nginx will not use it, Go and Java trust it as a full anchor. ' +
+        `Defaults to ${DEFAULT_POLICY.anchors}.`,
+      { enum: ANCHOR_POLICIES, default: DEFAULT_POLICY.anchors },
     ),
     maxInputBytes: integer(
       `Most bytes read from all sources together. Defaults to ${DEFAULT_POLICY.maxInputBytes} (4 MiB).`,
@@ -463,6 +481,11 @@ const certificateStatus = object(
     status: string('Accepted into the bundle, Dropped by the policy, or Rejected.', {
       enum: CERTIFICATE_STATUSES,
     }),
+    unusableFor: array(
+      'The consumers that cannot use it as a trust anchor (it is published only under policy unusable: Warn).',
+      string('nginx (OpenSSL), go (crypto/x509) or java (PKIX).', { enum: CONSUMERS }),
+      { maxItems: CONSUMERS.length },
+    ),
   },
   { required: ['fingerprintSHA256', 'subject', 'notAfter'] },
 );

@@ -2,7 +2,15 @@
 // The schema the CRD is generated from is in ./schema.ts; both draw their enums and defaults from here.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { DEFAULT_POLICY, resolvePolicy } from '../bundle/policy.ts';
-import type { CertificateStatus as EngineCertificateStatus, ExpiredAction, Policy } from '../bundle/types.ts';
+import {
+  CONSUMERS,
+  type AnchorPolicy,
+  type CertificateStatus as EngineCertificateStatus,
+  type Consumer,
+  type ExpiredAction,
+  type Policy,
+  type UnusablePolicy,
+} from '../bundle/types.ts';
 import type { LabelSelector } from '../kube/selector.ts';
 
 export type { LabelSelector };
@@ -46,6 +54,10 @@ export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
 
 export const CERTIFICATE_ACTIONS = ['Drop', 'Reject', 'Allow'] as const satisfies readonly ExpiredAction[];
+export const UNUSABLE_ACTIONS = ['Reject', 'Warn'] as const satisfies readonly UnusablePolicy[];
+export const ANCHOR_POLICIES = ['RootsOnly', 'AllowIntermediates'] as const satisfies readonly AnchorPolicy[];
+/** The consumers a certificate is judged for (status.certificates[].unusableFor). */
+export { CONSUMERS };
 export const ROLLOUT_KINDS = ['Deployment', 'DaemonSet', 'StatefulSet'] as const;
 export type RolloutKind = (typeof ROLLOUT_KINDS)[number];
 export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
@@ -236,6 +248,8 @@ export interface CertificateStatus {
   notAfter: string;
   sources: string[];
   status?: (typeof CERTIFICATE_STATUSES)[number];
+  /** The consumers that cannot use it as a trust anchor (published under policy unusable: Warn). */
+  unusableFor?: Consumer[];
 }
 
 export interface ProblemStatus {

@@ -27,6 +27,22 @@ export const TAG = {
   explicit3: 0xa3,
 } as const;
 
+/** While set (see `leniently`), lengths in more bytes than needed are read, as OpenSSL reads them. */
+let lenient = false;
+
+/**
+ * Runs `read` reading non-minimal lengths instead of refusing them: for the values of extensions,
+ * where OpenSSL reads past them and ./x509.ts records them as DER faults instead.
+ */
+export function leniently<T>(read: () => T): T {
+  lenient = true;
+  try {
+    return read();
+  } finally {
+    lenient = false;
+  }
+}
+
 export function node(der: Uint8Array, at: number, limit: number): Node {
   if (at + 2 > limit) throw new DerError(`truncated at byte ${at}`);
   const tag = der[at]!;
@@ -37,10 +53,10 @@ export function node(der: Uint8Array, at: number, limit: number): Node {
     const count = length & 0x7f;
     if (count === 0) throw new DerError(`indefinite length at byte ${at} (BER, not DER)`);
     if (count > 4 || start + count > limit) throw new DerError(`bad length at byte ${at}`);
-    if (der[start] === 0) throw new DerError(`non-minimal length at byte ${at}`);
+    if (der[start] === 0 && !lenient) throw new DerError(`non-minimal length at byte ${at}`);
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + der[start + i]!;
-    if (length < 0x80) throw new DerError(`non-minimal length at byte ${at}`);
+    if (length < 0x80 && !lenient) throw new DerError(`non-minimal length at byte ${at}`);
     start += count;
   }
   if (start + length > limit) throw new DerError(`value at byte ${at} runs past its container`);
@@ -216,4 +232,66 @@ export function nameText(d: Uint8Array, name: Node): string {
     rdns.push(parts.join('+'));
   }
   return rdns.join(', ');
+}
+
+/**
+ * A Name as RFC 5280 §7.1 compares it (and OpenSSL's X509_NAME_cmp in essence): RDN by RDN, the
+ * attributes of an RDN in any order, string values whatever their ASN.1 string type, with case,
+ * leading and trailing spaces and runs of inner spaces folded. Two names are the same name when
+ * their keys are equal.
+ */
+export function nameKey(d: Uint8Array, name: Node): string {
+  want(name, TAG.sequence, 'a Name');
+  return children(d, name)
+    .map((rdn) =>
+      children(d, want(rdn, TAG.set, 'a name component'))
+        .map((atv) => {
+          const [type, val] = children(d, want(atv, TAG.sequence, 'a name attribute'));
+          const oid = oidText(value(d, want(type, TAG.oid, 'a name attribute type')));
+          let text: string;
+          try {
+            text = stringValue(d, val!).trim().replace(/\s+/g, ' ').toLowerCase();
+          } catch {
+            text = '#' + hex(whole(d, val!));
+          }
+          return `${oid}=${JSON.stringify(text)}`;
+        })
+        .sort()
+        .join('+'),
+    )
+    .join(',');
+}
+
+/** What keeps bytes from being one DER element: X.690 §10 and §11, checked all the way down. */
+export type DerViolation =
+  'ber-boolean' | 'non-minimal-length' | 'indefinite-length' | 'trailing-bytes' | 'malformed';
+
+/** The DER violations in `d[start, end)`, which should hold exactly one element. */
+export function derViolations(d: Uint8Array, start: number, end: number): DerViolation[] {
+  const found = new Set<DerViolation>();
+  const walk = (at: number, limit: number, many: boolean): void => {
+    while (at < limit) {
+      if (at + 2 > limit) return void found.add('malformed');
+      const tag = d[at]!;
+      let length = d[at + 1]!;
+      let body = at + 2;
+      if ((tag & 0x1f) === 0x1f) return void found.add('malformed');
+      if (length === 0x80) return void found.add('indefinite-length');
+      if (length & 0x80) {
+        const count = length & 0x7f;
+        if (count > 4 || body + count > limit) return void found.add('malformed');
+        length = 0;
+        for (let i = 0; i < count; i++) length = length * 256 + d[body + i]!;
+        if (length < 0x80 || d[body] === 0) found.add('non-minimal-length');
+        body += count;
+      }
+      if (body + length > limit) return void found.add('malformed');
+      if (tag === TAG.boolean && length === 1 && d[body] !== 0 && d[body] !== 0xff) found.add('ber-boolean');
+      if (tag & 0x20) walk(body, body + length, true);
+      at = body + length;
+      if (!many && at < limit) return void found.add('trailing-bytes');
+    }
+  };
+  walk(start, end, false);
+  return [...found];
 }

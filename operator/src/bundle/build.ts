@@ -5,7 +5,18 @@ import type { ParsedCertificate } from './certificate.ts';
 import { judgeCrls, parseCrlCached, type ParsedCrl } from './crl.ts';
 import { readPem, type PemCertificate } from './pem.ts';
 import { judge, resolvePolicy } from './policy.ts';
-import type { BuildReport, Bundle, CertificateInfo, Policy, Problem, Source } from './types.ts';
+import { certificateFindings, type Finding } from './consumers.ts';
+import { consumerVerdicts, issuerView } from './issuers.ts';
+import {
+  CONSUMERS,
+  type BuildReport,
+  type Bundle,
+  type CertificateInfo,
+  type Consumer,
+  type Policy,
+  type Problem,
+  type Source,
+} from './types.ts';
 
 export interface BuildOptions {
   now?: Date;
@@ -18,6 +29,12 @@ export interface BuildOptions {
    * every client of that CA (see judgeCrls).
    */
   dropLapsedCrls?: boolean;
+  /**
+   * The consumers the bundle is published to, whose verdicts count under `policy.unusable`
+   * (nginx: Secret/ConfigMap targets; go: authorization servers; java: truststores). Every
+   * certificate is judged for all three either way; by default all three count.
+   */
+  consumers?: readonly Consumer[];
 }
 
 const defaultCache = new CertificateCache(50_000);
@@ -134,14 +151,27 @@ export function buildBundle(
   }
 
   const ordered = [...seen.values()].sort((a, b) => compare(a.cert, b.cert));
+  const all = ordered.map((o) => o.cert);
+  const findings = new Map<ParsedCertificate, Finding[]>();
+  const issuers = new Map<ParsedCertificate, ParsedCertificate | undefined>();
+  for (const cert of all) {
+    const view = issuerView(cert, all, p);
+    findings.set(cert, [...view.findings, ...certificateFindings(cert)]);
+    issuers.set(cert, view.issuer);
+  }
+  const verdicts = consumerVerdicts(all, findings, issuers);
+  const published = options.consumers ?? CONSUMERS;
   const certificates: CertificateInfo[] = [];
   for (const { cert, sources: from } of ordered) {
-    const verdict = judge(cert, from, p, now);
+    // Under requireCA the policy's own NotCA error says it; the finding still sets the verdicts.
+    const own = findings.get(cert)!.filter((f) => !(p.requireCA && f.code === 'NotCA'));
+    const verdict = judge(cert, from, p, now, own, published);
     problems.push(...verdict.problems);
-    const { signature, selfSignatureValid: _checked, ...facts } = cert;
+    const { signature, selfSignatureValid: _checked, facts: _facts, ...facts } = cert;
     certificates.push({
       ...facts,
       signatureAlgorithm: signature.name,
+      consumers: verdicts.get(cert)!,
       sources: from,
       status: verdict.status,
     });

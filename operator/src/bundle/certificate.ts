@@ -1,35 +1,37 @@
 // One DER certificate → the facts the policy and the report need: OpenSSL (node:crypto's
 // X509Certificate) decides whether it parses, ./x509.ts reads the facts, node:crypto checks the
-// self-signature of roots. Results are cached by the DER's SHA-256, so
+// self-signature of self-issued certificates (./signature.ts). Results are cached by the DER's SHA-256, so
 // a resync re-parses nothing.
-import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { signatureAlgorithmByOid, type SignatureAlgorithm } from './der.ts';
 import { retainable } from './retain.ts';
+import { signedBy } from './signature.ts';
 import type { CertificateInfo } from './types.ts';
 import { readCertificate, type CertificateFacts } from './x509.ts';
 
 /** A certificate's facts, before the policy gives it a status and dedupe lists its sources. */
-export type ParsedCertificate = Omit<CertificateInfo, 'signatureAlgorithm' | 'sources' | 'status'> & {
+export type ParsedCertificate = Omit<
+  CertificateInfo,
+  'signatureAlgorithm' | 'sources' | 'status' | 'consumers'
+> & {
   signature: SignatureAlgorithm;
   /** For a self-issued certificate: does its signature verify with its own key? */
   selfSignatureValid?: boolean;
+  /** What the consumer rules and the issuer checks read (./consumers.ts, ./issuers.ts). */
+  facts: CertificateFacts;
 };
 
-/** The digest node:crypto verifies a signature with, by signature algorithm; null for EdDSA. */
-const VERIFY_DIGEST: Record<string, string | null> = {
-  '1.2.840.113549.1.1.5': 'sha1',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.2.840.113549.1.1.14': 'sha224',
-  '1.2.840.10045.4.1': 'sha1',
-  '1.2.840.10045.4.3.1': 'sha224',
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.3.101.112': null,
-  '1.3.101.113': null,
-};
+/**
+ * A certificate's public key, to check what it signed; undefined when node:crypto cannot load it.
+ * Made on demand: cached certificates do not each hold a key object.
+ */
+export function publicKeyOf(c: { facts: CertificateFacts }): KeyObject | undefined {
+  try {
+    return createPublicKey({ key: Buffer.from(c.facts.publicKey.spki), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+}
 
 function colonHex(digest: Buffer): string {
   const hex = digest.toString('hex').toUpperCase();
@@ -42,26 +44,6 @@ export function sha256Fingerprint(der: Uint8Array): string {
   return colonHex(createHash('sha256').update(der).digest());
 }
 
-/**
- * Does a self-issued certificate's signature verify with its own key? Undefined when that
- * cannot be asked (RSASSA-PSS, broken digests that OpenSSL no longer computes, unknown keys).
- */
-function selfSignatureValid(facts: CertificateFacts): boolean | undefined {
-  const digest = VERIFY_DIGEST[facts.signatureOid];
-  if (digest === undefined) return undefined;
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(facts.publicKey.spki), format: 'der', type: 'spki' });
-  } catch {
-    return false;
-  }
-  try {
-    return verify(digest, facts.tbs, key, facts.signature);
-  } catch {
-    return false;
-  }
-}
-
 /** Throws when the bytes are not a well-formed certificate. */
 export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerprint(der)): ParsedCertificate {
   // OpenSSL (what nginx and the JDK's peers use) is the judge of what parses; its getters are
@@ -69,7 +51,9 @@ export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerpr
   const x509 = new X509Certificate(der);
   const facts = readCertificate(der);
   const key = facts.publicKey;
-  const valid = facts.selfIssued ? selfSignatureValid(facts) : undefined;
+  // Self-issued by RFC 5280 name matching (case and string type aside), then really verified.
+  const publicKey = facts.selfIssued ? publicKeyOf({ facts }) : undefined;
+  const valid = !facts.selfIssued ? undefined : publicKey ? signedBy(facts, publicKey) : false;
   return {
     subject: facts.subject,
     issuer: facts.issuer,
@@ -81,13 +65,14 @@ export function parseCertificate(der: Buffer, fingerprintSHA256 = sha256Fingerpr
     keySize: key.bits,
     ...(key.curve ? { curve: key.curve } : {}),
     signature: signatureAlgorithmByOid(facts.signatureOid),
-    // OpenSSL's own answer: cA in basicConstraints, keyCertSign allowed, and no malformed
-    // extension — exactly what decides whether nginx will accept it as an issuer.
+    // OpenSSL's own answer: cA in basicConstraints and keyCertSign allowed. (nginx also anchors on
+    // a v1 root; whether each consumer can use it is ./consumers.ts's question.)
     isCA: x509.ca,
     mayIssueCRLs: facts.mayIssueCRLs,
     selfSigned: facts.selfIssued && valid === true,
     ...(valid !== undefined ? { selfSignatureValid: valid } : {}),
     der,
+    facts,
   };
 }
 

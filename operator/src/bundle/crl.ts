@@ -5,7 +5,7 @@
 // Why the engine is strict about CRLs: nginx with `ssl_crl` checks revocation for every
 // certificate of a client's chain, so a CA of the bundle without a current CRL, or a CRL that has
 // passed its nextUpdate or that OpenSSL cannot use, makes nginx refuse every client of that CA.
-import { constants, createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { sha256Fingerprint } from './certificate.ts';
 import {
   children,
@@ -20,9 +20,9 @@ import {
   value,
   want,
   whole,
-  type Node,
 } from './asn1.ts';
-import { signatureAlgorithm } from './der.ts';
+import { signatureAlgorithm, signatureAlgorithmOid } from './der.ts';
+import { signedBy } from './signature.ts';
 import { retainable } from './retain.ts';
 import type { CertificateInfo, CrlInfo, CrlStatus, Policy, Problem, ProblemCode, Severity } from './types.ts';
 
@@ -151,52 +151,9 @@ export function parseCrl(der: Buffer): ParsedCrl {
 
 // ---- signatures ----
 
-const HASHES: Record<string, string> = {
-  '1.3.14.3.2.26': 'sha1',
-  '2.16.840.1.101.3.4.2.1': 'sha256',
-  '2.16.840.1.101.3.4.2.2': 'sha384',
-  '2.16.840.1.101.3.4.2.3': 'sha512',
-  '2.16.840.1.101.3.4.2.4': 'sha224',
-};
-
-/** RSASSA-PSS-params (RFC 4055): hash, MGF1 hash, salt length; the defaults are SHA-1 and 20. */
-function pssParameters(params: Uint8Array): { hash: string; saltLength: number } {
-  let hash = 'sha1';
-  let mgfHash = 'sha1';
-  let saltLength = 20;
-  const hashOf = (algId: Node | undefined): string => {
-    const oid = oidText(value(params, want(children(params, algId!)[0], TAG.oid, 'a hash algorithm')));
-    const name = HASHES[oid];
-    if (!name) throw new DerError(`unsupported hash ${oid}`);
-    return name;
-  };
-  for (const field of children(
-    params,
-    want(node(params, 0, params.length), TAG.sequence, 'PSS parameters'),
-  )) {
-    const inner = node(params, field.start, field.end);
-    if (field.tag === 0xa0) hash = hashOf(inner);
-    else if (field.tag === 0xa1) mgfHash = hashOf(children(params, inner)[1]);
-    else if (field.tag === 0xa2) saltLength = Number(BigInt('0x' + hex(value(params, inner))));
-  }
-  if (mgfHash !== hash) throw new DerError(`MGF1 with ${mgfHash} under ${hash} is not supported`);
-  return { hash, saltLength };
-}
-
 /** Does the CRL's signature verify with `key`? False for a wrong key or an unusable signature. */
 export function crlSignedBy(crl: ParsedCrl, key: KeyObject): boolean {
-  try {
-    if (crl.signatureAlgorithm === 'RSASSA-PSS') {
-      const { hash, saltLength } = pssParameters(crl.signatureParameters ?? new Uint8Array());
-      const pss = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength };
-      return verify(hash, crl.tbs, pss, crl.signature);
-    }
-    if (/^Ed(25519|448)$/.test(crl.signatureAlgorithm)) return verify(null, crl.tbs, key, crl.signature);
-    const digest = /sha-?(1|224|256|384|512)/i.exec(crl.signatureAlgorithm)?.[1];
-    return digest !== undefined && verify(`sha${digest}`, crl.tbs, key, crl.signature);
-  } catch {
-    return false;
-  }
+  return signedBy({ ...crl, signatureOid: signatureAlgorithmOid(crl.der) ?? '' }, key) === true;
 }
 
 // ---- parse cache ----

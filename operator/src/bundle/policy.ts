@@ -1,6 +1,7 @@
 // The per-bundle policy: safe defaults, and the judgement of one certificate against it.
 import type { ParsedCertificate } from './certificate.ts';
-import type { CertificateStatus, Policy, Problem, ProblemCode, Severity } from './types.ts';
+import type { Finding } from './consumers.ts';
+import type { CertificateStatus, Consumer, Policy, Problem, ProblemCode, Severity } from './types.ts';
 
 export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   requireCA: true,
@@ -13,6 +14,8 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   maxCertificates: 1000,
   maxInputBytes: 4 * 1024 * 1024,
   crl: 'PublishIfComplete',
+  unusable: 'Reject',
+  anchors: 'AllowIntermediates',
 });
 
 export function resolvePolicy(policy?: Partial<Policy>): Policy {
@@ -30,8 +33,48 @@ export interface Judgement {
 
 const DAY_MS = 86_400_000;
 
-/** Judges one parsed certificate; `sources` are the names it came from, for the messages. */
-export function judge(cert: ParsedCertificate, sources: string[], policy: Policy, now: Date): Judgement {
+const CONSUMER_NAMES: Record<Consumer, string> = {
+  nginx: 'nginx/OpenSSL',
+  go: 'Go (Cloudentity ACP)',
+  java: 'Java (PKCS#12 truststore)',
+};
+
+/** Codes that are errors whatever the consumers do: the engine's own refusals. */
+const ALWAYS_ERRORS = new Set<ProblemCode>(['BadSignature', 'IntermediateCA']);
+
+/** A finding of ./consumers.ts or ./issuers.ts as a problem, by the consumers published to. */
+function findingProblem(f: Finding, published: readonly Consumer[], policy: Policy): [Severity, string] {
+  const hit = f.breaks.filter((c) => published.includes(c));
+  const names = f.breaks.map((c) => CONSUMER_NAMES[c]).join(', ');
+  if (ALWAYS_ERRORS.has(f.code)) return ['error', f.what];
+  if (f.advisory) return ['warning', f.what];
+  if (f.breaks.length === 0) return ['warning', `${f.what}; no consumer here refuses it`];
+  if (hit.length === 0)
+    return [
+      'warning',
+      `${f.what}; unusable as a trust anchor by ${names}, which this bundle does not publish to`,
+    ];
+  const reject = policy.unusable === 'Reject';
+  return [
+    reject ? 'error' : 'warning',
+    `${f.what}; unusable as a trust anchor by ${names}` +
+      (reject ? ' (policy unusable: Reject)' : '; published anyway (policy unusable: Warn)'),
+  ];
+}
+
+/**
+ * Judges one parsed certificate; `sources` are the names it came from, for the messages;
+ * `findings` are what ./consumers.ts and ./issuers.ts found, `published` the consumers the
+ * bundle reaches.
+ */
+export function judge(
+  cert: ParsedCertificate,
+  sources: string[],
+  policy: Policy,
+  now: Date,
+  findings: Finding[] = [],
+  published: readonly Consumer[] = ['nginx', 'go', 'java'],
+): Judgement {
   const problems: Problem[] = [];
   let status: CertificateStatus = 'Accepted';
   const ref = { subject: cert.subject, fingerprintSHA256: cert.fingerprintSHA256 };
@@ -48,12 +91,9 @@ export function judge(cert: ParsedCertificate, sources: string[], policy: Policy
     } else add('warning', code, `${what}; kept (policy: Allow)`);
   };
 
-  if (cert.selfSignatureValid === false) {
-    add(
-      'error',
-      'BadSignature',
-      'self-signed, but its signature does not verify: the certificate is corrupted or forged',
-    );
+  for (const f of findings) {
+    const [severity, what] = findingProblem(f, published, policy);
+    add(severity, f.code, what);
   }
   if (policy.requireCA && !cert.isCA) {
     add(

@@ -15,6 +15,18 @@ export type ExpiredAction = 'Drop' | 'Reject' | 'Allow';
  */
 export type CrlPolicy = 'RequireForAll' | 'PublishIfComplete';
 
+/**
+ * What to do with a certificate that a consumer the bundle publishes to (nginx/OpenSSL, Go, Java)
+ * cannot use as a trust anchor: `Reject` the bundle (the last good one stays) or `Warn` and publish.
+ */
+export type UnusablePolicy = 'Reject' | 'Warn';
+
+/**
+ * Which CAs may be anchors: `RootsOnly` (self-signed) or `AllowIntermediates` too, as nginx needs an
+ * issuing CA in its file when clients do not send it.
+ */
+export type AnchorPolicy = 'RootsOnly' | 'AllowIntermediates';
+
 export interface Policy {
   /** Every certificate must carry basicConstraints cA=TRUE. */
   requireCA: boolean;
@@ -31,6 +43,8 @@ export interface Policy {
   maxCertificates: number;
   maxInputBytes: number;
   crl: CrlPolicy;
+  unusable: UnusablePolicy;
+  anchors: AnchorPolicy;
 }
 
 export type Severity = 'error' | 'warning';
@@ -65,7 +79,22 @@ export type ProblemCode =
   | 'CRLNotYetValid'
   | 'SupersededCRL'
   | 'OrphanedCRL'
-  | 'MissingCRL';
+  | 'MissingCRL'
+  | 'UnknownCriticalExtension'
+  | 'CriticalKeyIdentifier'
+  | 'ClientAuthNotAllowed'
+  | 'AuthorityKeyIdMismatch'
+  | 'MalformedNameConstraints'
+  | 'BadSerialNumber'
+  | 'NotDER'
+  | 'SignatureAlgorithmMismatch'
+  | 'IssuerNotInBundle'
+  | 'RolloverCertificate'
+  | 'IntermediateCA';
+
+/** The verifiers a bundle reaches: nginx/OpenSSL (ingress), Go's crypto/x509 (ACP), Java PKIX (truststores). */
+export const CONSUMERS = ['nginx', 'go', 'java'] as const;
+export type Consumer = (typeof CONSUMERS)[number];
 
 export interface Problem {
   severity: Severity;
@@ -101,6 +130,11 @@ export interface CertificateInfo {
   /** Its keyUsage allows cRLSign (or it has none): OpenSSL refuses a CRL whose issuer may not sign CRLs. */
   mayIssueCRLs: boolean;
   selfSigned: boolean;
+  /**
+   * Per consumer, the problems that keep it from using this certificate as a client-authentication
+   * trust anchor; an empty list when it can.
+   */
+  consumers: Record<Consumer, ProblemCode[]>;
   /** Every source this certificate came from (deduplicated by DER). */
   sources: string[];
   status: CertificateStatus;

@@ -13,7 +13,8 @@ export const inspect: Command = {
   help: `Usage: trustbundle inspect FILE... [--json] [policy flags]
 
 Reads the PEM files (- for stdin) as the operator would and prints each distinct certificate:
-subject, SHA-256 fingerprint prefix, notAfter, key, status and problem codes, then every problem.
+subject, SHA-256 fingerprint prefix, notAfter, key, status, whether nginx (OpenSSL), Go and Java
+can use it as a client-authentication trust anchor (ok/no), and problem codes; then every problem.
 
 Options:
   --json                     print the report as JSON

@@ -13,6 +13,8 @@ export const POLICY_OPTIONS: OptionSpec = {
   'allow-sha1': { type: 'boolean' },
   'max-certificates': { type: 'string' },
   'max-input-bytes': { type: 'string' },
+  unusable: { type: 'string' },
+  anchors: { type: 'string' },
   now: { type: 'string' },
 };
 
@@ -27,6 +29,8 @@ export const POLICY_HELP = `Policy (defaults are the operator's):
   --allow-sha1               accept SHA-1 signatures (MD5 is always refused)
   --max-certificates N       most certificates in one bundle (default: ${d.maxCertificates})
   --max-input-bytes N        most input bytes over all files (default: ${d.maxInputBytes})
+  --unusable ACTION          reject | warn when nginx, Go or Java cannot use a CA (default: ${d.unusable.toLowerCase()})
+  --anchors KIND             rootsonly | allowintermediates (default: ${d.anchors.toLowerCase()})
   --now TIME                 judge validity at TIME (ISO 8601) instead of the current time`;
 
 const ACTIONS: readonly ExpiredAction[] = ['Drop', 'Reject', 'Allow'];
@@ -44,6 +48,10 @@ export function policyFlags(p: Parsed): PolicyFlags {
   if (expired) policy.expired = expired;
   const notYetValid = oneOf(p, 'not-yet-valid', ACTIONS);
   if (notYetValid) policy.notYetValid = notYetValid;
+  const unusable = oneOf(p, 'unusable', ['Reject', 'Warn'] as const);
+  if (unusable) policy.unusable = unusable;
+  const anchors = oneOf(p, 'anchors', ['RootsOnly', 'AllowIntermediates'] as const);
+  if (anchors) policy.anchors = anchors;
   const numbers: [string, keyof Policy, number][] = [
     ['expiry-warning-days', 'expiryWarningDays', 0],
     ['min-rsa-bits', 'minRSABits', 0],

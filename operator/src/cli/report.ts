@@ -1,5 +1,5 @@
 // How a build report reads: a table for people, JSON for pipelines, problem lines for stderr.
-import type { BuildReport, CertificateInfo, Problem } from '../bundle/types.ts';
+import { CONSUMERS, type BuildReport, type CertificateInfo, type Problem } from '../bundle/types.ts';
 
 export function keyLabel(c: CertificateInfo): string {
   if (c.keyAlgorithm === 'EC') return `EC ${c.curve ?? c.keySize}`;
@@ -41,7 +41,8 @@ export function renderTable(report: BuildReport): string {
   const lines: string[] = [];
   if (report.certificates.length === 0) lines.push('no certificates');
   else {
-    const rows = [['SUBJECT', 'SHA-256', 'NOT AFTER', 'KEY', 'STATUS', 'PROBLEMS']];
+    // Per consumer: can it use the certificate as a client-authentication trust anchor?
+    const rows = [['SUBJECT', 'SHA-256', 'NOT AFTER', 'KEY', 'STATUS', 'NGINX', 'GO', 'JAVA', 'PROBLEMS']];
     for (const c of report.certificates) {
       const codes = [...new Set(problemsOf(report, c).map((p) => p.code))];
       rows.push([
@@ -50,6 +51,7 @@ export function renderTable(report: BuildReport): string {
         c.notAfter.toISOString().slice(0, 10),
         keyLabel(c),
         c.status,
+        ...CONSUMERS.map((consumer) => (c.consumers[consumer].length === 0 ? 'ok' : 'no')),
         codes.length > 0 ? codes.join(',') : '-',
       ]);
     }

@@ -30,7 +30,7 @@ import type { OperatorMetrics } from '../observability/metrics.ts';
 import { Rollouts, WorkloadCaches, workloadRef } from '../rollout/rollouts.ts';
 import { ReferenceIndex } from './index-refs.ts';
 import { WorkQueue, type ProcessResult } from './queue.ts';
-import { Publisher, targetRef, type Published } from './publish.ts';
+import { consumersOf, Publisher, targetRef, type Published } from './publish.ts';
 import { gatherSources } from './sources.ts';
 import { canonicalJSON, computeStatus } from './status.ts';
 import { AuthorizationServerTargets, authorizationServerRef } from './authorization-servers.ts';
@@ -505,7 +505,7 @@ export class TrustBundleController {
     policy: Policy,
     now: Date,
   ): { report: BuildReport; lapsed: boolean } {
-    const options = { now, cache: this.certificates };
+    const options = { now, cache: this.certificates, consumers: consumersOf(tb.spec.targets) };
     const report = buildBundle(sources, policy, options);
     const stale = report.problems.some((p) => p.severity === 'error' && p.code === 'StaleCRL');
     if (report.bundle || !stale || policy.crl !== 'PublishIfComplete') return { report, lapsed: false };

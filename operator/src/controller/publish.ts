@@ -20,7 +20,7 @@ import {
   type TrustBundle,
   type TrustBundleStatus,
 } from '../api/v1alpha1.ts';
-import type { Bundle } from '../bundle/types.ts';
+import { CONSUMERS, type Bundle, type Consumer } from '../bundle/types.ts';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import {
@@ -58,6 +58,24 @@ interface TargetIdentity {
 interface PublishedState {
   fingerprints: Set<string>;
   resourceVersion?: string;
+}
+
+/**
+ * The consumers a bundle's targets put it in front of, whose verdicts count under
+ * `policy.unusable`: nginx/OpenSSL for Secrets, ConfigMaps and ClusterTrustBundles, Go for
+ * authorization servers (ACP), Java for PKCS#12 truststores. A bundle with no target at all
+ * (validation only) is judged for all three.
+ */
+export function consumersOf(targets: TrustBundle['spec']['targets']): Consumer[] {
+  const out: Consumer[] = [];
+  const pem =
+    (targets?.secrets?.length ?? 0) +
+    (targets?.configMaps?.length ?? 0) +
+    (targets?.clusterTrustBundles?.length ?? 0);
+  if (pem > 0) out.push('nginx');
+  if ((targets?.authorizationServers?.length ?? 0) > 0) out.push('go');
+  if (targets?.secrets?.some((t) => t.truststore)) out.push('java');
+  return out.length > 0 ? out : [...CONSUMERS];
 }
 
 export type Published = Pick<

@@ -16,7 +16,13 @@ import {
   type TrustBundleStatus,
 } from '../api/v1alpha1.ts';
 import { earliestNotAfter } from '../bundle/build.ts';
-import type { Bundle, Problem } from '../bundle/types.ts';
+import {
+  CONSUMERS,
+  type Bundle,
+  type CertificateInfo,
+  type Consumer,
+  type Problem,
+} from '../bundle/types.ts';
 
 export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -47,6 +53,12 @@ export function mergeConditions(
   });
 }
 
+/** The consumers that cannot use a published certificate as an anchor (under policy unusable: Warn). */
+function unusableFor(c: CertificateInfo): { unusableFor?: Consumer[] } {
+  const list = CONSUMERS.filter((consumer) => c.consumers[consumer].length > 0);
+  return list.length > 0 ? { unusableFor: list } : {};
+}
+
 export function certificateStatuses(bundle: Bundle): { list: CertificateStatus[]; truncated: boolean } {
   const list = bundle.certificates.slice(0, LIMITS.statusCertificates).map((c) => ({
     fingerprintSHA256: c.fingerprintSHA256,
@@ -55,6 +67,7 @@ export function certificateStatuses(bundle: Bundle): { list: CertificateStatus[]
     serialNumber: c.serialNumber,
     notAfter: rfc3339(c.notAfter),
     sources: c.sources.slice(0, LIMITS.sources),
+    ...unusableFor(c),
   }));
   return { list, truncated: bundle.certificates.length > list.length };
 }

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { authorityOf, createCA, issueClientCertificate } from '../../src/pki/index.ts';
+import { buildCert, caExtensions, CN, EXT, PURPOSE, STRING } from '../support/anchors.ts';
 import { TempDir } from '../pki/tools.ts';
 import { trustbundle, write } from './cli.ts';
 
@@ -24,6 +25,14 @@ write(tmp.path, 'root.pem', root.pem);
 write(tmp.path, 'roots.pem', ecRoot.pem + soon.pem);
 write(tmp.path, 'leaf.crt', leaf.pem);
 write(tmp.path, 'leaf.key', leaf.keyPem);
+write(
+  tmp.path,
+  'server-only.pem',
+  buildCert({
+    subject: [[CN, STRING.utf8, 'Anchor server-only']],
+    extensions: [...caExtensions(), EXT.extKeyUsage(PURPOSE.serverAuth)],
+  }).pem,
+);
 const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 describe('trustbundle inspect', () => {
@@ -31,13 +40,13 @@ describe('trustbundle inspect', () => {
     const r = trustbundle(['inspect', 'root.pem', 'roots.pem'], opts);
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^SUBJECT\s+SHA-256\s+NOT AFTER\s+KEY\s+STATUS\s+PROBLEMS$/);
+    expect(lines[0]).toMatch(/^SUBJECT\s+SHA-256\s+NOT AFTER\s+KEY\s+STATUS\s+NGINX\s+GO\s+JAVA\s+PROBLEMS$/);
     const row = lines.find((l) => l.startsWith('C=BR, O=Banco Um, CN=Banco Um Root'))!;
     expect(row).toContain(fp(root.pem).slice(0, 17));
-    expect(row).toMatch(/2040-05-06\s+RSA-2048\s+Accepted\s+-$/);
+    expect(row).toMatch(/2040-05-06\s+RSA-2048\s+Accepted\s+ok\s+ok\s+ok\s+-$/);
     expect(lines.find((l) => l.startsWith('C=BR, CN=EC Root'))).toMatch(/EC P-384\s+Accepted/);
     expect(lines.find((l) => l.startsWith('CN=Soon Expiring Root'))).toMatch(
-      /Ed25519\s+Accepted\s+ExpiresSoon$/,
+      /Ed25519\s+Accepted\s+ok\s+ok\s+ok\s+ExpiresSoon$/,
     );
     expect(r.stdout).toMatch(/warning: .*Soon Expiring Root.*expires on/);
     expect(r.stdout).toMatch(/^accepted: 3 certificates, bundle sha256:[0-9a-f]{64}$/m);
@@ -46,11 +55,29 @@ describe('trustbundle inspect', () => {
   test('a rejected input: the problem is in the table and listed in full; exit 1', () => {
     const r = trustbundle(['inspect', 'root.pem', 'leaf.crt'], opts);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/Rejected\s+NotCA/);
+    expect(r.stdout).toMatch(/Rejected\s+no\s+no\s+ok\s+NotCA/);
     expect(r.stdout).toMatch(
       /error: certificate ".*CN=tpp\.example\.com.*" .* from leaf\.crt: not a CA certificate/,
     );
     expect(r.stdout).toMatch(/^rejected: 1 error; no bundle would be published$/m);
+  });
+
+  test('a CA a consumer cannot use: its column says no, the problem names the consumer', () => {
+    const rejected = trustbundle(['inspect', 'server-only.pem'], opts);
+    expect(rejected.code).toBe(1);
+    expect(rejected.stdout).toMatch(/Anchor server-only\s.*Rejected\s+no\s+no\s+ok\s+ClientAuthNotAllowed$/m);
+    expect(rejected.stdout).toMatch(
+      /error: .*Anchor server-only.*does not allow clientAuth; unusable as a trust anchor by nginx\/OpenSSL, Go \(Cloudentity ACP\) \(policy unusable: Reject\)/,
+    );
+    const warned = trustbundle(['inspect', '--json', '--unusable', 'warn', 'server-only.pem'], opts);
+    expect(warned.code).toBe(0);
+    const report = JSON.parse(warned.stdout);
+    expect(report.certificates[0].consumers).toEqual({
+      nginx: ['ClientAuthNotAllowed'],
+      go: ['ClientAuthNotAllowed'],
+      java: [],
+    });
+    expect(report.problems.map((p: { severity: string }) => p.severity)).toEqual(['warning']);
   });
 
   test('a private key: rejected, named, not echoed', () => {
@@ -101,7 +128,7 @@ describe('trustbundle inspect', () => {
     const later = new Date(Date.now() + 20 * DAY).toISOString();
     const expired = trustbundle(['inspect', 'roots.pem', '--now', later, '--expired', 'reject'], opts);
     expect(expired.code).toBe(1);
-    expect(expired.stdout).toMatch(/Rejected\s+Expired/);
+    expect(expired.stdout).toMatch(/Rejected\s+ok\s+ok\s+ok\s+Expired/);
   });
 
   test.each([

@@ -145,13 +145,18 @@ export function buildCorpus(ssl: OpenSSL): CorpusCase[] {
     '/CN=Corpus P-192 Root',
   );
   const dsaCA = certWith(dsaKey, '/CN=Corpus DSA Root');
-  // A "root" whose issuer name is its own subject but which another key signed: a forgery.
+  // A "root" whose issuer name is its own subject but which another key signed: a forgery. It has
+  // no authorityKeyIdentifier naming the other key (with one it would read as a key-rollover
+  // certificate whose old key is not in the bundle, which is reported, not refused).
   const forger = ssl.cert({ key: 'rsa:2048', subject: '/CN=Corpus Forged Root' });
   const forgedCsr = file(
     'forged.csr',
     pemOf(['req', '-new', '-key', file('forged.key', ecKey), '-subj', '/CN=Corpus Forged Root']),
   );
-  file('ext.cnf', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+  file(
+    'ext.cnf',
+    'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nauthorityKeyIdentifier=none\n',
+  );
   const forged = pemOf([
     'x509',
     '-req',

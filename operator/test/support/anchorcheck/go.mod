@@ -1,0 +1,3 @@
+module trustbundle.local/anchorcheck
+
+go 1.23
