@@ -8,14 +8,13 @@ import type { TrustBundleSpec } from '../operator/src/api/v1alpha1.ts';
 import { OpenSSL, type TestCert } from '../operator/test/support/openssl.ts';
 import {
   cleanupTestNamespaces,
-  clients,
   createTestNamespace,
   kubectl,
   uniqueSuffix,
   waitFor,
 } from './harness/kube.ts';
 import { AcpContractServer } from './support/acp-contract-server.ts';
-import { declareAuthorizationServer } from './support/faults.ts';
+import { contractServerTarget } from './support/faults.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
 import {
   applyBundle,
@@ -37,7 +36,7 @@ let op: OperatorProcess;
 let system: string;
 let apim: string;
 const name = `acp-redacted-${uniqueSuffix()}`;
-const server = `acp-redacted-${uniqueSuffix()}`;
+let server: string;
 
 const spec = (): TrustBundleSpec => ({
   sources: [{ inline: ca1.pem }],
@@ -53,27 +52,8 @@ beforeAll(async () => {
   await installCrds();
   system = (await createTestNamespace('trustbundle-system')).name;
   apim = (await createTestNamespace('open-banking-apim')).name;
-  const { core } = clients();
-  await core.createNamespacedSecret({
-    namespace: system,
-    body: {
-      metadata: { name: 'acp-admin' },
-      stringData: { client_id: acp.clientId, client_secret: acp.clientSecret },
-    },
-  });
-  await core.createNamespacedSecret({
-    namespace: system,
-    body: { metadata: { name: 'acp-ca' }, stringData: { 'ca.crt': acp.caPem! } },
-  });
-  await declareAuthorizationServer(server, {
-    cloudentity: {
-      url: acp.url,
-      tenant: acp.tenant,
-      server: WID,
-      credentialsSecret: { name: 'acp-admin' },
-      caSecret: { name: 'acp-ca' },
-    },
-  });
+  // The administrator's AuthorizationServer, its credentials and CA in the trust namespace.
+  server = (await contractServerTarget(acp, system)).name!;
   op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '1', TRUST_NAMESPACE: system } });
 });
 
