@@ -20,11 +20,15 @@ export interface FaultRow {
   title: string;
   /** What was tried, e.g. "20 SIGKILLs at random points of a reconcile". */
   tried: string;
-  faults: number;
-  badInputs: number;
-  lost: number;
-  extraRollouts: number;
-  changedByBadInput: number;
+  /** Counters: null (shown n/a) when the suite does not measure it, never a 0 it did not count. */
+  faults: number | null;
+  badInputs: number | null;
+  /** Updates not published, or targets not restored. */
+  lost: number | null;
+  extraRollouts: number | null;
+  changedByBadInput: number | null;
+  /** Times the status said a target was Synced with bytes etcd did not hold (beyond the lag allowed). */
+  falseSynced?: number | null;
   /** What was seen, e.g. "converged after every restart (median 1.9 s)". */
   saw: string;
   soak: boolean;
@@ -53,29 +57,52 @@ export function readRows(dir = resultsDir()): FaultRow[] {
     .sort((a, b) => a.order - b.order || (a.suite < b.suite ? -1 : 1));
 }
 
-const sum = (rows: FaultRow[], k: 'faults' | 'badInputs' | 'lost' | 'extraRollouts' | 'changedByBadInput') =>
-  rows.reduce((n, r) => n + r[k], 0);
+type Counter = 'faults' | 'badInputs' | 'lost' | 'extraRollouts' | 'changedByBadInput' | 'falseSynced';
+const COUNTERS: Counter[] = [
+  'faults',
+  'badInputs',
+  'lost',
+  'extraRollouts',
+  'changedByBadInput',
+  'falseSynced',
+];
 
-/** The line the suite ends with. */
-export function soakLine(rows: FaultRow[]): string {
+/** The sum over the suites that measure it; null when none does. */
+function sum(rows: FaultRow[], k: Counter): number | null {
+  const measured = rows.map((r) => r[k]).filter((v): v is number => typeof v === 'number');
+  return measured.length ? measured.reduce((a, b) => a + b, 0) : null;
+}
+const shown = (v: number | null | undefined): string => (typeof v === 'number' ? String(v) : 'n/a');
+
+/** The counters that must be 0 for a run to be good. */
+export const badCounters = (r: FaultRow): string[] =>
+  (['lost', 'extraRollouts', 'changedByBadInput', 'falseSynced'] as const).filter((k) => (r[k] ?? 0) > 0);
+
+/** The line the suite ends with; `failed` names what did not pass (a red jest run), never green then. */
+export function soakLine(rows: FaultRow[], failed: string[] = []): string {
   return (
-    `soak: ${sum(rows, 'faults')} faults, ${sum(rows, 'badInputs')} bad inputs, ${sum(rows, 'lost')} updates lost, ` +
-    `${sum(rows, 'extraRollouts')} extra rollouts, ${sum(rows, 'changedByBadInput')} targets changed by bad input`
+    `soak${failed.length ? ` FAILED (${failed.join(', ')})` : ''}: ${shown(sum(rows, 'faults'))} faults, ` +
+    `${shown(sum(rows, 'badInputs'))} bad inputs, ${shown(sum(rows, 'lost'))} updates or targets lost, ` +
+    `${shown(sum(rows, 'extraRollouts'))} extra rollouts, ${shown(sum(rows, 'changedByBadInput'))} targets changed by bad input, ` +
+    `${shown(sum(rows, 'falseSynced'))} false Synced reports`
   );
 }
 
 const cell = (s: string | number): string => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function renderTable(rows: FaultRow[]): string {
+/** The table; rows of suites in `failed` are marked. */
+export function renderTable(rows: FaultRow[], failed: string[] = []): string {
   const head =
-    '| suite | tried | faults | bad inputs | updates lost | extra rollouts | targets changed by bad input | seen |\n' +
-    '|---|---|--:|--:|--:|--:|--:|---|\n';
+    '| suite | tried | faults | bad inputs | updates or targets lost | extra rollouts | targets changed by bad input | false Synced | seen |\n' +
+    '|---|---|--:|--:|--:|--:|--:|--:|---|\n';
   const body = rows
     .map(
       (r) =>
-        `| ${cell(r.title)} | ${cell(r.tried)} | ${r.faults} | ${r.badInputs} | ${r.lost} | ${r.extraRollouts} | ${r.changedByBadInput} | ${cell(r.saw)} |`,
+        `| ${cell(r.title)}${failed.includes(r.suite) ? ' — **FAILED**' : ''} | ${cell(r.tried)} | ` +
+        COUNTERS.map((k) => shown(r[k])).join(' | ') +
+        ` | ${cell(r.saw)} |`,
     )
     .join('\n');
-  const total = `| **total** | | **${sum(rows, 'faults')}** | **${sum(rows, 'badInputs')}** | **${sum(rows, 'lost')}** | **${sum(rows, 'extraRollouts')}** | **${sum(rows, 'changedByBadInput')}** | |`;
+  const total = `| **total** | | ${COUNTERS.map((k) => `**${shown(sum(rows, k))}**`).join(' | ')} | |`;
   return head + body + '\n' + total + '\n';
 }

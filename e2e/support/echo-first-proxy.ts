@@ -39,6 +39,9 @@ export class EchoFirstProxy {
   held = 0;
   /** Write answers released after the deadline with no watch event seen for them. */
   timedOut = 0;
+  /** Watch streams cut by cutWatches(). */
+  cut = 0;
+  private readonly watches = new Set<http.ServerResponse>();
   private readonly delivered = new Set<string>();
   private readonly waiters = new Map<string, (() => void)[]>();
   private readonly server: http.Server;
@@ -83,6 +86,17 @@ export class EchoFirstProxy {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.agent.destroy();
+  }
+
+  /**
+   * Ends every open watch stream at once, as a network partition or an API server going away
+   * would: the client must notice, reconnect and catch up on what it missed. Returns how many.
+   */
+  cutWatches(): number {
+    const open = [...this.watches];
+    for (const res of open) res.destroy();
+    this.cut += open.length;
+    return open.length;
   }
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -140,6 +154,7 @@ export class EchoFirstProxy {
   private relayWatch(upRes: http.IncomingMessage, res: http.ServerResponse): void {
     res.writeHead(upRes.statusCode ?? 502, upRes.headers);
     res.flushHeaders();
+    this.watches.add(res);
     let partial = '';
     upRes.on('data', (chunk: Buffer) => {
       partial += chunk.toString();
@@ -161,7 +176,10 @@ export class EchoFirstProxy {
     });
     upRes.on('end', () => res.end());
     upRes.on('error', () => res.destroy());
-    res.on('close', () => upRes.destroy());
+    res.on('close', () => {
+      this.watches.delete(res);
+      upRes.destroy();
+    });
   }
 
   private markDelivered(rv: string): void {

@@ -252,6 +252,60 @@ export const secretKey = (namespace: string, name: string): string =>
   `/registry/secrets/${namespace}/${name}`;
 
 /**
+ * Streams every version of `key` (with `prefix`, of every key under it) written after
+ * `fromRevision`, in revision order, to `onVersion`, until the returned stop() is called.
+ * `onEnd` is told when the stream ends by itself.
+ */
+export async function watchEtcd(
+  key: string,
+  fromRevision: number,
+  onVersion: (v: StoredVersion & { key: string }) => void,
+  { prefix = false, onEnd }: { prefix?: boolean; onEnd?: () => void } = {},
+): Promise<() => void> {
+  const abort = new AbortController();
+  const rangeEnd = (): string => {
+    const bytes = Buffer.from(key);
+    bytes[bytes.length - 1]!++;
+    return bytes.toString('base64');
+  };
+  const res = await etcdPost(
+    '/v3/watch',
+    {
+      create_request: {
+        key: b64(key),
+        ...(prefix ? { range_end: rangeEnd() } : {}),
+        start_revision: String(fromRevision + 1),
+      },
+    },
+    abort.signal,
+  );
+  let buffered = '';
+  res.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (!line) continue;
+      const msg = JSON.parse(line) as {
+        result?: { events?: { type?: string; kv: { key: string; mod_revision: string; value?: string } }[] };
+      };
+      for (const e of msg.result?.events ?? []) {
+        onVersion({
+          key: Buffer.from(e.kv.key, 'base64').toString('utf8'),
+          revision: Number(e.kv.mod_revision),
+          deleted: e.type === 'DELETE',
+          value: Buffer.from(e.kv.value ?? '', 'base64'),
+        });
+      }
+    }
+  });
+  res.on('end', () => onEnd?.());
+  res.on('error', () => onEnd?.());
+  return () => abort.abort();
+}
+
+/**
  * Every version of `key` written after `fromRevision`, in order, replayed by an etcd watch from
  * that revision (the API server compacts history older than 5 minutes).
  */
@@ -259,49 +313,28 @@ export async function etcdHistory(key: string, fromRevision: number): Promise<St
   const now = await etcdJSON<{ kvs?: { mod_revision: string }[] }>('/v3/kv/range', { key: b64(key) });
   const last = now.kvs?.[0] ? Number(now.kvs[0].mod_revision) : undefined;
   if (last !== undefined && last <= fromRevision) return [];
-  const abort = new AbortController();
   const versions: StoredVersion[] = [];
-  const res = await etcdPost(
-    '/v3/watch',
-    { create_request: { key: b64(key), start_revision: String(fromRevision + 1) } },
-    abort.signal,
-  );
   let idle: NodeJS.Timeout | undefined;
-  const done = new Promise<void>((resolve) => {
+  let stop = (): void => undefined;
+  await new Promise<void>((resolve) => {
     const arm = (ms: number) => {
       clearTimeout(idle);
       idle = setTimeout(resolve, ms);
     };
     arm(last === undefined ? 1500 : 10_000);
-    let buffered = '';
-    res.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (!line) continue;
-        const msg = JSON.parse(line) as {
-          result?: { events?: { type?: string; kv: { mod_revision: string; value?: string } }[] };
-        };
-        for (const e of msg.result?.events ?? []) {
-          const revision = Number(e.kv.mod_revision);
-          versions.push({
-            revision,
-            deleted: e.type === 'DELETE',
-            value: Buffer.from(e.kv.value ?? '', 'base64'),
-          });
-          if (last !== undefined && revision >= last) resolve();
-        }
+    void watchEtcd(
+      key,
+      fromRevision,
+      ({ revision, deleted, value }) => {
+        versions.push({ revision, deleted, value });
+        if (last !== undefined && revision >= last) resolve();
         if (last === undefined) arm(500);
-      }
-    });
-    res.on('end', resolve);
-    res.on('error', resolve);
+      },
+      { onEnd: resolve },
+    ).then((s) => (stop = s), resolve);
   });
-  await done;
   clearTimeout(idle);
-  abort.abort();
+  stop();
   return versions;
 }
 

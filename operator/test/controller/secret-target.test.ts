@@ -202,3 +202,21 @@ test('an adopted Secret whose owner withdrew consent is no longer written', asyn
   expect((await target(server, adopted).publish(withoutCrl, owner)).state).toBe('NotAdopted');
   expect(server.calls).toEqual([]);
 });
+
+test('a Secret the operator created for this bundle, whose owner label was removed, is written again', async () => {
+  // Out of the label-selected cache, found by the create's 409: its owner-uid is this bundle's.
+  const { t, calls } = foreignObject({ [OWNER_UID_ANNOTATION]: owner.uid });
+  const result = await t.publish(withoutCrl, owner);
+  expect(result).toMatchObject({ state: 'Synced', wrote: true });
+  expect(calls).toEqual([
+    'POST',
+    'GET',
+    `apply ${[BUNDLE_HASH_ANNOTATION, OWNER_UID_ANNOTATION].sort().join(',')}`,
+  ]);
+});
+
+test('an unlabelled Secret created for another bundle (another owner-uid) is not this bundle’s to take', async () => {
+  const { t, calls } = foreignObject({ [OWNER_UID_ANNOTATION]: 'someone-else' });
+  expect((await t.publish(withoutCrl, owner)).state).toBe('NotAdopted');
+  expect(calls).toEqual(['POST', 'GET']);
+});

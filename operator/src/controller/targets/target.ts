@@ -135,7 +135,8 @@ export abstract class ObjectTarget implements Target {
   /**
    * A target the cache does not show: created, never applied, so that an object someone else
    * made (unlabelled, hence not in the cache) is never taken over. When it exists, it is written
-   * only with its owner's consent, and then marked as adopted.
+   * only when the operator made it (its label or its owner-uid for this bundle) or with its
+   * owner's consent, and then marked as adopted.
    */
   private async create(bundle: Bundle, owner: Owner): Promise<TargetResult> {
     const path = await this.path();
@@ -155,6 +156,10 @@ export abstract class ObjectTarget implements Target {
     const annotations = existing.metadata?.annotations ?? {};
     // The cache had not yet seen an object the operator made: the usual rules apply.
     const seen = { owner: labels[BUNDLE_LABEL], annotations } as TargetObject;
+    // Made for this very bundle, its owner label removed by hand (so out of the cache): the
+    // owner-uid annotation is the operator's mark, and the object is its own to restore.
+    if (labels[BUNDLE_LABEL] === undefined && owner.uid && annotations[OWNER_UID_ANNOTATION] === owner.uid)
+      return this.write(bundle, owner, undefined, true);
     if (labels[BUNDLE_LABEL] !== undefined && this.madeBy(seen, owner)) {
       if (labels[BUNDLE_LABEL] !== owner.name && this.deps.bundleExists(labels[BUNDLE_LABEL]))
         return this.publish(bundle, owner);
