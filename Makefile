@@ -77,14 +77,16 @@ chart-alerts: node_modules/.installed ## promtool unit tests of the chart's aler
 	charts/trustbundle-operator/tests/alerts.sh
 
 # The fault suites at full length (SOAK=1): 100 operator crashes, 5 kube-apiserver and 5 etcd
-# kills, 3 rounds of authorization-server faults, 20 leader failovers, the bad-input corpus and
-# 3,000 generated CRD specs. `make test` runs the same suites bounded (~3 minutes). Ends with the
+# kills, 3 rounds of authorization-server faults, 20 leader failovers, the bad-input corpus,
+# 3,000 generated CRD specs and 30 random sequences against targets. `make test` runs the same suites bounded (~3 minutes). Ends with the
 # table (written to docs/reliability.md) and the `soak:` line.
 SOAK_RESULTS := $(CURDIR)/.cluster/faults-results/soak
 soak: deps ## fault, failover and bad-input suites at full length; writes docs/reliability.md
 	@rm -rf $(SOAK_RESULTS)
 	@export SOAK=1 FAULTS_RESULTS_DIR=$(SOAK_RESULTS); \
-	$(NODE_RUN) node_modules/jest/bin/jest.js operator/test/bundle/corpus.test.ts --selectProjects unit; unit=$$?; \
-	$(NODE_RUN) node_modules/jest/bin/jest.js e2e/faults --runInBand --selectProjects e2e; e2e=$$?; \
-	SOAK_REPORT=1 node e2e/faults/report.ts; report=$$?; \
+	$(NODE_RUN) node_modules/jest/bin/jest.js operator/test/bundle/corpus.test.ts --selectProjects unit \
+		--json --outputFile=$(SOAK_RESULTS)/jest/unit.json; unit=$$?; \
+	$(NODE_RUN) node_modules/jest/bin/jest.js e2e/faults --runInBand --selectProjects e2e \
+		--json --outputFile=$(SOAK_RESULTS)/jest/e2e.json; e2e=$$?; \
+	SOAK_REPORT=1 SOAK_JEST_EXIT=$$(( unit || e2e )) node e2e/faults/report.ts; report=$$?; \
 	exit $$(( unit || e2e || report ))

@@ -256,10 +256,10 @@ test(`each ACP fault (${scenarios.length} kinds × ${ROUNDS}) ends in sync, with
     title: 'Authorization server (Cloudentity ACP contract server)',
     tried: `${scenarios.length} kinds of fault × ${ROUNDS}: 5xx, 429 + Retry-After, timeout, slow, stale etag, expired token, dropped connection, TLS`,
     faults,
-    badInputs: 0,
+    badInputs: null,
     lost: lost.length,
-    extraRollouts: 0,
-    changedByBadInput: 0,
+    extraRollouts: null,
+    changedByBadInput: null,
     saw:
       `${scenarios.length * ROUNDS - lost.length}/${scenarios.length * ROUNDS} faults ended in sync; ` +
       `${problems.length === 0 ? 'retries within bounds, Retry-After honoured, status never ahead of ACP' : problems.slice(0, 3).join('; ')}`,

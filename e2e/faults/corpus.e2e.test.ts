@@ -339,10 +339,10 @@ test('every bad input through the real operator: a condition naming the problem,
     tried:
       `${cases.length} bad inputs on their own bundles (${cases.length - 5} from the corpus, 5 only a cluster has) ` +
       `+ ${sentinelCases.length} on a bundle with Secret, ACP and Deployment targets`,
-    faults: 0,
+    faults: null,
     badInputs: total,
-    lost: 0,
-    extraRollouts: 0,
+    lost: null,
+    extraRollouts: null,
     changedByBadInput: changed.length,
     saw:
       `${total - wrong.size}/${total} reported with their code and source within ${(reportedIn / 1000).toFixed(1)} s; ` +

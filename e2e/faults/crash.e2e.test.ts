@@ -225,10 +225,10 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
       `${ITERATIONS} SIGKILLs (${[...modes].map(([m, n]) => `${n} ${m}`).join(', ')}), ` +
       `${declared.length} bundle states, ${downChanges} declared while the operator was down`,
     faults: ITERATIONS,
-    badInputs: 0,
+    badInputs: null,
     lost: lost.length,
     extraRollouts: extra,
-    changedByBadInput: 0,
+    changedByBadInput: null,
     saw:
       `declared state reached after ${took.length}/${ITERATIONS} restarts (median ${(median(took) / 1000).toFixed(1)} s, ` +
       `max ${(Math.max(0, ...took) / 1000).toFixed(1)} s); ${rolled} rollouts for ${declared.length} hashes; ` +

@@ -193,10 +193,10 @@ test(`the leader killed or frozen ${ROUNDS} times: never two writers, no missed 
     title: 'Leader failover (two replicas)',
     tried: `${ROUNDS} leader faults (${Math.ceil(ROUNDS / 2)} frozen past the ${LEASE_S} s lease and thawed, ${Math.floor(ROUNDS / 2)} SIGKILLed), ${version} changes around them`,
     faults: ROUNDS,
-    badInputs: 0,
+    badInputs: null,
     lost: lost.length,
-    extraRollouts: 0,
-    changedByBadInput: 0,
+    extraRollouts: null,
+    changedByBadInput: null,
     saw:
       `${writes} writes by ${writers.length} leaders in turn, ${violations.length} by a replica not holding the lease ` +
       `(longest gap after the writer's renewal ${longestGapMs} ms, lease ${LEASE_S} s); ` +

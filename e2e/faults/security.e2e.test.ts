@@ -270,8 +270,8 @@ test('credential-holding source Secrets are refused; ACP TLS is verified; no sec
       `a wrong host (and 2 controls); ${secrets.length} secrets searched in ${op.lines.length} log lines, ${eventCount} Events, ${bundles.length} statuses`,
     faults: 3,
     badInputs: refusedSources.length + 1,
-    lost: 0,
-    extraRollouts: 0,
+    lost: null,
+    extraRollouts: null,
     changedByBadInput: refusals.filter((r) => r.includes('target')).length,
     saw:
       `${refusedSources.length + 1 - refusals.length}/${refusedSources.length + 1} refused with PrivateKey, targets unchanged; ` +

@@ -119,10 +119,10 @@ test('summary: the corpus through the engine, for the reliability report', () =>
     order: 50,
     title: 'Bad-input corpus, engine (unit)',
     tried: `${corpus.length} cases in ${new Set(corpus.map((c) => c.category)).size} categories + 600 fuzzed mixes and prefixes`,
-    faults: 0,
+    faults: null,
     badInputs: corpus.length,
-    lost: 0,
-    extraRollouts: 0,
+    lost: null,
+    extraRollouts: null,
     changedByBadInput: failures.filter((f) => f.includes('published a bundle')).length,
     saw:
       failures.length === 0
