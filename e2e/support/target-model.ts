@@ -131,11 +131,20 @@ export async function removeAnnotation(t: ModelTarget, mark: boolean, bundle: st
   return r.code === 0;
 }
 
+/** The version ClusterTrustBundles are served in (`kubectl api-resources`), for helmRender. */
+export async function clusterTrustBundleVersion(): Promise<string> {
+  const out = await kubectlOk(['api-resources', '--api-group=certificates.k8s.io', '--no-headers']);
+  const m = /^clustertrustbundles\s+(?:\S+\s+)?(certificates\.k8s\.io\/v\w+)/m.exec(out);
+  if (!m) throw new Error(`no ClusterTrustBundle API served:\n${out}`);
+  return m[1]!;
+}
+
 /**
  * The object re-rendered by a chart (`helm upgrade`: a server-side apply by another field manager,
  * forced), with its own stale value of the bundle key and its owner's consent to this bundle.
+ * `ctbVersion`: see clusterTrustBundleVersion().
  */
-export function helmRender(t: ModelTarget, pem: string, bundle: string): Promise<string> {
+export function helmRender(t: ModelTarget, pem: string, bundle: string, ctbVersion: string): Promise<string> {
   const metadata = {
     name: t.name,
     ...(t.namespace ? { namespace: t.namespace } : {}),
@@ -144,7 +153,7 @@ export function helmRender(t: ModelTarget, pem: string, bundle: string): Promise
   };
   const body =
     t.kind === 'ClusterTrustBundle'
-      ? { apiVersion: 'certificates.k8s.io/v1beta1', kind: t.kind, metadata, spec: { trustBundle: pem } }
+      ? { apiVersion: ctbVersion, kind: t.kind, metadata, spec: { trustBundle: pem } }
       : { apiVersion: 'v1', kind: t.kind, metadata, data: { [BUNDLE_KEY]: encode(t, pem) } };
   return kubectlOk(
     ['apply', '--server-side', '--force-conflicts', '--field-manager=helm', '-f', '-'],
@@ -156,22 +165,28 @@ export function helmRender(t: ModelTarget, pem: string, bundle: string): Promise
 
 export interface FalseClaim {
   target: string;
-  /** How long the status said Synced for content etcd did not hold, written after it changed. */
+  /** How long the status said Synced for bytes etcd did not hold, the operator running. */
   ms: number;
+  /** Written after the target changed (else a claim that was true when written and stood). */
+  written: boolean;
   statusRevision: number;
   targetRevision: number;
 }
 
-interface Claimed {
-  hash: string;
+interface Open {
   since: number;
+  downAtOpen: number;
+  written: boolean;
+  targetRevision: number;
 }
 
 /**
  * Fed every stored version of the TrustBundle and of its targets in revision order (one etcd
- * watch), with the time each arrived: a claim is false when the status, written after the target's
- * last change, says Synced with a hash whose bytes the target does not hold. `hashPem` maps each
- * declared bundle hash to its PEM.
+ * watch), with the time each arrived: the status claims a target falsely while it says Synced with
+ * a hash whose bytes etcd does not hold for the target. Such a claim may last as long as the
+ * operator takes to see the change and act (`lagMs`), not longer; time while the operator is down
+ * (between down() and up()) does not count, as nothing can correct the status then.
+ * `hashPem` maps each declared bundle hash to its PEM.
  */
 export class ClaimMonitor {
   readonly falseClaims: FalseClaim[] = [];
@@ -182,17 +197,31 @@ export class ClaimMonitor {
   private statusRevision = 0;
   private claims = new Map<string, string>();
   private readonly held = new Map<string, { revision: number; pem?: string }>();
-  private readonly open = new Map<string, Claimed & { targetRevision: number }>();
+  private readonly open = new Map<string, Open>();
   private readonly byKey: Map<string, ModelTarget>;
   private readonly bundleKey: string;
   private readonly hashPem: Map<string, string>;
   private readonly lagMs: number;
+  private downMs = 0;
+  private downSince?: number;
 
   constructor(bundleKey: string, targets: ModelTarget[], hashPem: Map<string, string>, lagMs: number) {
     this.bundleKey = bundleKey;
     this.hashPem = hashPem;
     this.lagMs = lagMs;
     this.byKey = new Map(targets.map((t) => [t.etcdKey, t]));
+  }
+
+  /** The operator stopped (killed): until up(), time does not count against the status. */
+  down(at: number): void {
+    this.downSince ??= at;
+  }
+
+  /** The operator serves again (ready). */
+  up(at: number): void {
+    if (this.downSince === undefined) return;
+    this.downMs += at - this.downSince;
+    this.downSince = undefined;
   }
 
   /** One stored version, as the watch delivered it at `at` (ms). */
@@ -218,31 +247,39 @@ export class ClaimMonitor {
     for (const id of [...this.open.keys()]) this.close(id, at);
   }
 
+  private downTotal(at: number): number {
+    return this.downMs + (this.downSince === undefined ? 0 : at - this.downSince);
+  }
+
   private evaluate(at: number): void {
     for (const t of this.byKey.values()) {
       const id = targetId(t, t.kind);
       const hash = this.claims.get(id);
       const held = this.held.get(id);
-      const wrong =
-        hash !== undefined &&
-        held !== undefined &&
-        held.pem !== this.hashPem.get(hash) &&
-        this.statusRevision > held.revision;
+      const wrong = hash !== undefined && held !== undefined && held.pem !== this.hashPem.get(hash);
       const open = this.open.get(id);
-      if (wrong && !open) this.open.set(id, { hash, since: at, targetRevision: held.revision });
+      if (wrong && !open)
+        this.open.set(id, {
+          since: at,
+          downAtOpen: this.downTotal(at),
+          written: this.statusRevision > held.revision,
+          targetRevision: held.revision,
+        });
       else if (!wrong && open) this.close(id, at);
+      else if (open && this.statusRevision > open.targetRevision) open.written = true;
     }
   }
 
   private close(id: string, at: number): void {
     const open = this.open.get(id)!;
     this.open.delete(id);
-    const ms = at - open.since;
+    const ms = at - open.since - (this.downTotal(at) - open.downAtOpen);
     this.longestMs = Math.max(this.longestMs, ms);
     if (ms > this.lagMs)
       this.falseClaims.push({
         target: id,
         ms,
+        written: open.written,
         statusRevision: this.statusRevision,
         targetRevision: open.targetRevision,
       });
