@@ -20,6 +20,7 @@ import {
   checkWrites,
   declareBundle,
   declareSecret,
+  deploymentKey,
   etcdHistory,
   etcdRevision,
   expectedHash,
@@ -29,6 +30,7 @@ import {
   removeBundles,
   rolloutsOf,
   secretKey,
+  secretsBeforeTemplates,
   seededRandom,
   sleep,
 } from '../support/faults.ts';
@@ -214,7 +216,13 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
   const rollouts = await rolloutsOf(ns, 'ingress');
   const { extra, why } = extraRollouts(rollouts, declared);
   const uncounted = [...reached].filter((h) => !rollouts.byHash.has(h));
-  const writes = checkWrites(await etcdHistory(secretKey(ns, 'rootca'), fromRevision), declared);
+  const secretHistory = await etcdHistory(secretKey(ns, 'rootca'), fromRevision);
+  const writes = checkWrites(secretHistory, declared);
+  // Secrets before rollout, across every crash: each hash stored in the Secret before the template.
+  const order = secretsBeforeTemplates(
+    secretHistory,
+    await etcdHistory(deploymentKey(ns, 'ingress'), fromRevision),
+  );
   const rolled = [...rollouts.byHash.values()].reduce((a, b) => a + b, 0);
   console.log(`crash suite, seed ${seed} (FAULTS_SEED=${seed} replays it)\n${lines.join('\n')}`);
   recordRow({
@@ -232,7 +240,8 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
     saw:
       `declared state reached after ${took.length}/${ITERATIONS} restarts (median ${(median(took) / 1000).toFixed(1)} s, ` +
       `max ${(Math.max(0, ...took) / 1000).toFixed(1)} s); ${rolled} rollouts for ${declared.length} hashes; ` +
-      `${writes.writes} target writes in etcd, ${writes.stale.length} stale, ${writes.torn.length} torn`,
+      `${writes.writes} target writes in etcd, ${writes.stale.length} stale, ${writes.torn.length} torn; ` +
+      `${order.checked} pod-template hashes, each stored in the Secret first (${order.violations.length} not)`,
   });
   expect(lost).toEqual([]);
   expect(why).toEqual([]);
@@ -241,4 +250,6 @@ test(`${ITERATIONS} SIGKILLs at random points of reconciles lose no update and r
   expect(writes.stale).toEqual([]);
   expect(writes.torn).toEqual([]);
   expect(writes.finalHash).toBe(state.hash);
+  expect(order.violations).toEqual([]);
+  expect(order.checked).toBeGreaterThan(1);
 });

@@ -70,7 +70,8 @@ Counters a suite does not measure read n/a.
   changes made while it is down; after each restart the TrustBundle, its Secret and the Deployment's
   pod template must reach the declared bundle. Rollouts are counted from the ReplicaSets (with their
   revision history, so a rollback to an old template counts too): at most one per bundle hash. The
-  Secret's history is read back from etcd: never a hash older than one written before it.
+  Secret's history is read back from etcd: never a hash older than one written before it, and every
+  hash the pod template came to carry stored in the Secret at a lower revision (Secrets before rollout).
 - **Targets, model-based** (\`e2e/faults/targets-model.e2e.test.ts\`): seeded random sequences over a Secret,
   a ConfigMap (each also in a namespace that gets deleted and re-created) and a ClusterTrustBundle:
   hand edits of the bundle key and of other keys, deletions, the owner label or an operator annotation

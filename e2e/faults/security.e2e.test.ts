@@ -60,11 +60,24 @@ const bundleName = (what: string) => {
   return name;
 };
 
-const keyLines = (pem: string) =>
-  pem
-    .split('\n')
-    .filter((l) => l.length >= 40 && !l.startsWith('-----'))
-    .map((l) => l.slice(0, 40));
+/**
+ * Pieces of a key's own bytes, never its constant PEM and ASN.1 header: every aligned run of 16
+ * base64 characters of its lines past the first (of its only line, past 32 characters), so that
+ * any leak of 31 characters or more from the middle of the key contains one; and the hex of 12
+ * bytes from the middle of its DER.
+ */
+function keyPieces(pem: string): string[] {
+  const lines = pem.split('\n').filter((l) => l.length > 0 && !l.startsWith('-----'));
+  const body = lines.length > 1 ? lines.slice(1) : [lines[0]!.slice(32)];
+  const pieces = body.flatMap((l) =>
+    Array.from({ length: Math.floor(l.length / 16) }, (_, i) => l.slice(16 * i, 16 * i + 16)),
+  );
+  const der = Buffer.from(lines.join(''), 'base64');
+  const mid = der.length >> 1;
+  pieces.push(der.subarray(mid - 6, mid + 6).toString('hex'));
+  if (pieces.length < 2) throw new Error('no key material to search for');
+  return pieces;
+}
 
 test('credential-holding source Secrets are refused; ACP TLS is verified; no secret reaches logs, Events or status', async () => {
   await installCrds();
@@ -238,8 +251,8 @@ test('credential-holding source Secrets are refused; ACP TLS is verified; no sec
     ] as [string, string][];
   });
   const named: [string, string][] = [
-    ...keyLines(sshKey).map((l): [string, string] => ['ssh private key', l]),
-    ...keyLines(inlineKey).map((l): [string, string] => ['pasted private key', l]),
+    ...keyPieces(sshKey).map((l): [string, string] => ['ssh private key', l]),
+    ...keyPieces(inlineKey).map((l): [string, string] => ['pasted private key', l]),
     ['basic-auth password', password],
     ["the operator's API token", token],
     ...acpSecrets,

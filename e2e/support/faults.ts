@@ -394,6 +394,39 @@ export function checkWrites(history: StoredVersion[], declared: string[]): Write
 
 // ---- rollouts -------------------------------------------------------------------------------------
 
+/**
+ * Secrets before rollout, from etcd's history: for each bundle hash a workload's pod template came
+ * to carry, a version of the Secret holding that hash was stored at a lower revision. Returns the
+ * hashes checked and the violations.
+ */
+export function secretsBeforeTemplates(
+  secret: StoredVersion[],
+  workload: StoredVersion[],
+): { checked: number; violations: string[] } {
+  const firstHeld = new Map<string, number>();
+  for (const v of secret) {
+    const hash = v.deleted ? undefined : storedHash(v.value);
+    if (hash && !firstHeld.has(hash)) firstHeld.set(hash, v.revision);
+  }
+  const seen = new Set<string>();
+  const violations: string[] = [];
+  for (const v of workload) {
+    const hash = v.deleted ? undefined : storedHash(v.value);
+    if (!hash || seen.has(hash)) continue;
+    seen.add(hash);
+    const held = firstHeld.get(hash);
+    if (held === undefined || held > v.revision)
+      violations.push(
+        `pod template carries ${hash.slice(0, 19)} at revision ${v.revision}, ` +
+          (held === undefined ? 'no Secret ever held it' : `the Secret only from revision ${held}`),
+      );
+  }
+  return { checked: seen.size, violations };
+}
+
+export const deploymentKey = (namespace: string, name: string): string =>
+  `/registry/deployments/${namespace}/${name}`;
+
 export interface RolloutCount {
   /** Rollouts to each bundle hash (a ReplicaSet rolled to again counts again). */
   byHash: Map<string, number>;
