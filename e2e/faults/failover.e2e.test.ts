@@ -206,4 +206,7 @@ test(`the leader killed or frozen ${ROUNDS} times: never two writers, no missed 
   expect(lost).toEqual([]);
   expect(violations).toEqual([]);
   expect(stillRunning).toBe(0);
+  // Every write came from a replica that had renewed the lease less than a lease duration before.
+  expect(longestGapMs).toBeGreaterThan(0);
+  expect(longestGapMs).toBeLessThan(LEASE_S * 1000);
 });
