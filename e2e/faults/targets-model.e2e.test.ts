@@ -116,6 +116,7 @@ let ctbVersion: string;
 const ENV = () => ({ KUBECONFIG: kubeconfig, RESYNC_SECONDS: '3600', ROLLOUT_DEBOUNCE_SECONDS: '0' });
 
 async function declare(b: BundleState): Promise<void> {
+  monitor.declared(b.hash, b.pem);
   const byKind = (kind: string) => targets.filter((t) => t.kind === kind);
   await declareBundle(name, {
     sources: [{ inline: b.cas.map((i) => cas[i]!).join('') }],
@@ -275,8 +276,7 @@ test(`${SEQUENCES} random sequences of ${OPS_PER_SEQUENCE} operations: no target
 
   const first = bundleOf([0]);
   const state = { bundle: first, used: new Set([first.hash]), declared: [first.hash] };
-  const hashPem = new Map<string, string>();
-  monitor = new ClaimMonitor(`/registry/mtls.openbanking.dev/trustbundles/${name}`, targets, hashPem, LAG_MS);
+  monitor = new ClaimMonitor(`/registry/mtls.openbanking.dev/trustbundles/${name}`, targets, LAG_MS);
   const seenKeys = new Map<string, number>();
   const stopWatch = await watchEtcd(
     '/registry/',
@@ -293,7 +293,6 @@ test(`${SEQUENCES} random sequences of ${OPS_PER_SEQUENCE} operations: no target
   ).start();
   kubeconfig = proxy.writeKubeconfig(join(tmp, 'kubeconfig'));
   op = await OperatorProcess.start({ env: ENV() });
-  hashPem.set(first.hash, first.pem);
   await declare(first);
   await waitFor(
     'the first bundle everywhere',
@@ -317,7 +316,6 @@ test(`${SEQUENCES} random sequences of ${OPS_PER_SEQUENCE} operations: no target
     for (let i = 0; i < OPS_PER_SEQUENCE; i++) {
       const operation = pick(OPERATIONS);
       const what = await apply(operation, state);
-      hashPem.set(state.bundle.hash, state.bundle.pem);
       if (what !== 'skip') {
         operations++;
         counts.set(operation, (counts.get(operation) ?? 0) + 1);

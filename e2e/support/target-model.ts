@@ -186,7 +186,7 @@ interface Open {
  * a hash whose bytes etcd does not hold for the target. Such a claim may last as long as the
  * operator takes to see the change and act (`lagMs`), not longer; time while the operator is down
  * (between down() and up()) does not count, as nothing can correct the status then.
- * `hashPem` maps each declared bundle hash to its PEM.
+ * Each bundle is made known with declared() before it is applied.
  */
 export class ClaimMonitor {
   readonly falseClaims: FalseClaim[] = [];
@@ -200,16 +200,20 @@ export class ClaimMonitor {
   private readonly open = new Map<string, Open>();
   private readonly byKey: Map<string, ModelTarget>;
   private readonly bundleKey: string;
-  private readonly hashPem: Map<string, string>;
+  private readonly hashPem = new Map<string, string>();
   private readonly lagMs: number;
   private downMs = 0;
   private downSince?: number;
 
-  constructor(bundleKey: string, targets: ModelTarget[], hashPem: Map<string, string>, lagMs: number) {
+  constructor(bundleKey: string, targets: ModelTarget[], lagMs: number) {
     this.bundleKey = bundleKey;
-    this.hashPem = hashPem;
     this.lagMs = lagMs;
     this.byKey = new Map(targets.map((t) => [t.etcdKey, t]));
+  }
+
+  /** A bundle about to be declared: its hash and PEM, so that claims of it can be judged. */
+  declared(hash: string, pem: string): void {
+    this.hashPem.set(hash, pem);
   }
 
   /** The operator stopped (killed): until up(), time does not count against the status. */
