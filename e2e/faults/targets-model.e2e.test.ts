@@ -366,7 +366,8 @@ test(`${SEQUENCES} random sequences of ${OPS_PER_SEQUENCE} operations: no target
       `every target back within ${(CONVERGE_MS / 1000).toFixed(0)} s in ${took.length}/${SEQUENCES} sequences ` +
       `(median ${(median(took) / 1000).toFixed(1)} s, longest ${(longest / 1000).toFixed(1)} s); ` +
       `${monitor.statuses} statuses checked against etcd, ${monitor.falseClaims.length} false Synced ` +
-      `(longest lag ${monitor.longestMs} ms, allowed ${LAG_MS}); ${rolled} rollouts for ${state.declared.length} bundle hashes`,
+      `(longest lag ${monitor.longestMs} ms, allowed ${LAG_MS}); ${rolled} rollouts for ${state.declared.length} bundle hashes; ` +
+      `${proxy.held} write answers held until their echo, ${proxy.timedOut} released at the proxy's 5 s deadline`,
   });
   // The watch saw every target and the bundle (the keys are right, so the check means something).
   const keys = [...targets.map((t) => t.etcdKey), `/registry/mtls.openbanking.dev/trustbundles/${name}`];
