@@ -9,6 +9,7 @@ import {
   PLURAL,
   VERSION,
   resolvePolicy,
+  shortHash,
   type AuthorizationServerTargetStatus,
   type RolloutTargetStatus,
   DEFAULT_DELETION_POLICY,
@@ -19,7 +20,7 @@ import {
 import { AuthorizationServerPool } from '../authserver/index.ts';
 import { buildBundle, earliestNotAfter } from '../bundle/build.ts';
 import { CertificateCache } from '../bundle/certificate.ts';
-import type { BuildReport, Bundle, Policy, Source } from '../bundle/types.ts';
+import type { BuildReport, Bundle, Policy, Problem, Source } from '../bundle/types.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { objectKey, SourceCaches, type SourceKind, type SourceObject } from '../kube/objects.ts';
@@ -60,6 +61,39 @@ const BUNDLES_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
 /** Set only with deletionPolicy Delete, so that published objects are removed with the bundle. */
 export const CLEANUP_FINALIZER = `${GROUP}/cleanup`;
 const DAY_MS = 86_400_000;
+
+/**
+ * The status while a new bundle is being published: nothing is claimed of the bundle before, whose
+ * bytes are about to be replaced in the targets (and then at the servers and in the workloads),
+ * until the status after the publish says what holds it.
+ */
+function publishingStatus(
+  tb: TrustBundle,
+  bundle: Bundle,
+  problems: Problem[],
+  now: Date,
+): TrustBundleStatus {
+  const previous = tb.status;
+  const message = `publishing bundle ${shortHash(bundle.hash)}`;
+  // Every target is tried again with the new bundle; a workload's own state (paused, missing,
+  // without consent) stays what it is.
+  const settled = new Set(['Paused', 'NotFound', 'NotAllowed']);
+  const pending = <E extends { state: string; message?: string }>(list: E[] | undefined): E[] =>
+    (list ?? []).map((e) => (settled.has(e.state) ? e : { ...e, state: 'Pending', message }));
+  const t = previous?.targets ?? {};
+  return computeStatus({
+    generation: tb.metadata.generation,
+    previous,
+    bundle,
+    problems,
+    secrets: pending(t.secrets),
+    configMaps: pending(t.configMaps),
+    clusterTrustBundles: pending(t.clusterTrustBundles),
+    authorizationServers: pending(t.authorizationServers),
+    ...(tb.spec.targets?.rollouts?.length ? { rollouts: pending(t.rollouts) } : {}),
+    now,
+  });
+}
 
 /**
  * What the cache keeps of a TrustBundle: managedFields and kubectl's last-applied annotation
@@ -409,6 +443,8 @@ export class TrustBundleController {
     let retryAfterMs: number | undefined;
     let failed = false;
     if (bundle) {
+      if (previous?.bundleHash && previous.bundleHash !== bundle.hash)
+        await this.writeStatus(tb, publishingStatus(tb, bundle, problems, now));
       published = await this.publisher.publishAll(tb, bundle, now);
       failed = Object.values(published).some((list) => list?.some((s) => s.state === 'Failed'));
       // Authorization servers and workloads follow once every Secret holds the new bundle; a

@@ -141,7 +141,9 @@ function publishedCondition(
         : has('(rule ')
           ? 'NotAllowed'
           : failed.every((t) => t.state === 'Pending')
-            ? 'TargetChanged'
+            ? failed.some((t) => t.message?.startsWith('publishing bundle'))
+              ? 'Publishing'
+              : 'TargetChanged'
             : 'WriteFailed';
     return {
       type,
