@@ -298,7 +298,9 @@ describe('the TrustBundle CRD on a real API server', () => {
         ],
       },
     });
-    expect(message).toMatch(/spec\.targets\.secrets\[1\]: Duplicate value/);
+    expect(message).toMatch(
+      /spec\.targets\.secrets: Invalid value.*the same namespace, name and key appear twice/,
+    );
   });
 
   it.each([
@@ -404,7 +406,7 @@ describe('the TrustBundle CRD on a real API server', () => {
     expect(sources).toContain('FIELD: sources <[]Object>');
     expect(sources).toContain('inline <string> PEM text with one or more CERTIFICATE blocks.');
     expect(sources).toContain(
-      'secret <Object> A Secret holding one or more PEM CERTIFICATE blocks under one key.',
+      'secret <Object> A Secret holding one or more PEM CERTIFICATE blocks under one key, named, or every Secret of the namespace a label selector matches.',
     );
 
     const secret = await explain('tb.spec.sources.secret');

@@ -252,6 +252,8 @@ describe('the chart', () => {
         resources: [
           'trustbundles',
           'trustbundles/status',
+          // namespaceSelector targets follow namespaces as they come and go.
+          'namespaces',
           'authorizationservers',
           'authorizationservers/status',
         ],

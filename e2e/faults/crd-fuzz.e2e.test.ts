@@ -208,7 +208,7 @@ const breakages: Breakage[] = [
   },
   {
     what: 'the same target Secret twice',
-    expect: /spec\.targets\.secrets\[1\]: Duplicate value/,
+    expect: /spec\.targets\.secrets: Invalid value.*the same namespace, name and key appear twice/,
     apply: (s) =>
       withTargets(s, {
         secrets: [

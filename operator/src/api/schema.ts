@@ -422,10 +422,24 @@ const targets = object(
     secrets: array('Secrets the bundle is written into.', secretTarget, {
       maxItems: LIMITS.secretTargets,
       'x-kubernetes-list-type': 'atomic',
+      'x-kubernetes-validations': [
+        {
+          // The list is atomic (namespace is optional beside namespaceSelector), so uniqueness is a rule.
+          rule: "self.all(a, !has(a.__namespace__) || self.filter(b, has(b.__namespace__) && b.__namespace__ == a.__namespace__ && b.name == a.name && (has(b.key) ? b.key : 'ca.crt') == (has(a.key) ? a.key : 'ca.crt')).size() == 1)",
+          message: 'the same namespace, name and key appear twice: one target each',
+        },
+      ],
     }),
     configMaps: array('ConfigMaps the bundle is written into.', configMapTarget, {
       maxItems: LIMITS.configMapTargets,
       'x-kubernetes-list-type': 'atomic',
+      'x-kubernetes-validations': [
+        {
+          // The list is atomic (namespace is optional beside namespaceSelector), so uniqueness is a rule.
+          rule: "self.all(a, !has(a.__namespace__) || self.filter(b, has(b.__namespace__) && b.__namespace__ == a.__namespace__ && b.name == a.name && (has(b.key) ? b.key : 'ca.crt') == (has(a.key) ? a.key : 'ca.crt')).size() == 1)",
+          message: 'the same namespace, name and key appear twice: one target each',
+        },
+      ],
     }),
     clusterTrustBundles: array('ClusterTrustBundles the bundle is published as.', clusterTrustBundleTarget, {
       maxItems: LIMITS.clusterTrustBundleTargets,
