@@ -13,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   latency: async () => (await import('./latency.ts')).latencyBenchmark,
   scale: async () => (await import('./scale.ts')).scaleBenchmark,
   frontends: async () => (await import('./frontends.ts')).frontendsBenchmark,
+  fanout: async () => (await import('./fanout.ts')).fanoutBenchmark,
 };
 
 function machine(): Record<string, unknown> {

@@ -35,7 +35,7 @@ const NAMESPACES = 10;
 const BIG_CAS = 5000;
 const BIG_SOURCES = 10;
 /** Resources a TrustBundle controller reads or writes; the API server's own traffic is elsewhere. */
-const RESOURCES = ['trustbundles', 'secrets', 'configmaps', 'events', 'bundles', 'namespaces'];
+export const RESOURCES = ['trustbundles', 'secrets', 'configmaps', 'events', 'bundles', 'namespaces'];
 const OUR_TARGET_LABEL = 'mtls.openbanking.dev/bundle';
 
 const bundleName = (i: number): string => `scale-${String(i).padStart(4, '0')}`;
@@ -43,7 +43,7 @@ const scaleNamespace = (i: number): string => `bench-scale-${i % NAMESPACES}`;
 const TM_NAMESPACE = 'bench-scale-tm';
 
 /** Runs `work` over `items` with at most `limit` at once. */
-async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+export async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) await work(items[next++]!);
@@ -90,7 +90,11 @@ function allSettled(
 }
 
 /** Waits until a counter stops moving for `quietMs` (the controller has finished its work). */
-async function quiesce(read: () => Promise<number>, quietMs = 1500, timeoutMs = 60_000): Promise<number> {
+export async function quiesce(
+  read: () => Promise<number>,
+  quietMs = 1500,
+  timeoutMs = 60_000,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let last = await read();
   let since = Date.now();
@@ -105,7 +109,7 @@ async function quiesce(read: () => Promise<number>, quietMs = 1500, timeoutMs = 
   return last;
 }
 
-function describeRequests(delta: Map<string, number> | undefined): string {
+export function describeRequests(delta: Map<string, number> | undefined): string {
   if (!delta) return 'API server metrics not readable';
   return [...delta.entries()]
     .filter(([k]) => !k.startsWith('WATCH '))
