@@ -22,6 +22,7 @@ export interface RunningController {
   readonly spawnedAt: number;
   memory(): { peakRssBytes: number; rssBytes: number };
   reconciles(): Promise<number>;
+  metrics(): Promise<string>;
   stop(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@
 // in the last namespace: cold start (controller spawn → all N targets hold the bundle), one CA
 // changed, a labelled namespace created, a labelled source Secret created (ours only); then peak
 // RSS, a restart over the targets in force and an idle window of resyncs, counted at the API server.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchmarkContext } from './benchmark.ts';
@@ -19,7 +20,13 @@ import {
   trustManagerSide,
   type Side,
 } from './fanout-sides.ts';
-import { ensureTrustManagerBuilt, operatorNodeOptions, TRUST_MANAGER_CRDS, buildOperator } from './peers.ts';
+import {
+  buildOperator,
+  ensureTrustManagerBuilt,
+  metricSum,
+  operatorNodeOptions,
+  TRUST_MANAGER_CRDS,
+} from './peers.ts';
 import { cpuSecondsOf } from './process.ts';
 import { BenchPlane, MUTATING_VERBS, requestDelta, sumRequests } from './plane.ts';
 import { Findings, MB, percentile, quick } from './results.ts';
@@ -248,6 +255,21 @@ class FanoutRun {
         'MB',
         `${who}: peak RSS (VmHWM) over all of the above`,
       );
+      f.figure(
+        `${p}fanout-open-files`,
+        readdirSync(`/proc/${ctrl.pid}/fd`).length,
+        'fds',
+        `${who}: open file descriptors (mostly API server connections) at the end`,
+      );
+      if (!p) {
+        const metrics = await ctrl.metrics();
+        f.figure(
+          `heap-used-fanout-${n}`,
+          metricSum(metrics, 'nodejs_heap_size_used_bytes') / MB,
+          'MB',
+          `${who}: V8 heap in use at the end (${(metricSum(metrics, 'nodejs_external_memory_bytes') / MB).toFixed(1)} MB external)`,
+        );
+      }
       f.details[`${p}samples`] = { changeMs, createdMs, selectedMs };
       await ctrl.stop();
       stopped = true;
