@@ -190,3 +190,28 @@ export async function apiFloor(
   await remove();
   return { createSequential, createConcurrent, updateSequential, updateConcurrent };
 }
+
+/**
+ * What "a namespace created → its target exists" costs without a controller: the benchmark
+ * creates the namespace and, as soon as the API server answers, the Secret in it. Milliseconds each.
+ */
+export async function namespaceFloor(
+  client: KubeClient,
+  names: readonly string[],
+  labels: Record<string, string>,
+  pem: string,
+): Promise<number[]> {
+  const samples: number[] = [];
+  for (const ns of names) {
+    const t0 = performance.now();
+    await client.request('POST', '/api/v1/namespaces', {
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } },
+    });
+    await client.request('POST', `/api/v1/namespaces/${ns}/secrets`, {
+      body: floorSecret(ns, pem),
+      query: { fieldManager: FIELD_MANAGER },
+    });
+    samples.push(performance.now() - t0);
+  }
+  return samples;
+}

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchmarkContext } from './benchmark.ts';
 import { corpus } from './ca-corpus.ts';
-import { apiFloor, FanoutTargets, FLOOR_CONCURRENCY, type FloorTimes } from './fanout-targets.ts';
+import {
+  apiFloor,
+  FanoutTargets,
+  FLOOR_CONCURRENCY,
+  FLOOR_LABEL,
+  namespaceFloor,
+  type FloorTimes,
+} from './fanout-targets.ts';
 import {
   BUNDLE_NAME,
   NAMESPACE_LABEL,
@@ -146,6 +153,21 @@ class FanoutRun {
         `${floor.updateConcurrent.toFixed(2)} s`,
     );
     return floor;
+  }
+
+  /** Namespaces created by the benchmark and a Secret written into each at once (unlabelled: no controller's). */
+  async namespaceFloor(): Promise<number[]> {
+    const names = Array.from({ length: this.s.created }, (_, j) => `bench-fan-floor-${this.runId}-${j}`);
+    const samples = await namespaceFloor(
+      this.plane.client,
+      names,
+      { [FLOOR_LABEL]: 'true' },
+      this.cas(-1).join(''),
+    );
+    const what = `the benchmark creates a namespace, then at once a Secret in it (${samples.length} namespaces, one at a time)`;
+    this.found.figure('api-floor-namespace-created-p50', percentile(samples, 50), 'ms', what);
+    this.found.figure('api-floor-namespace-created-p99', percentile(samples, 99), 'ms', what);
+    return samples;
   }
 
   async measure(side: Side): Promise<SideFigures> {
@@ -439,6 +461,7 @@ export const fanoutBenchmark: Benchmark = {
       await run.prepare();
       context.log(`API floor: ${s.n} Secret writes by the benchmark`);
       const floor = await run.floor();
+      await run.namespaceFloor();
       context.log(`our operator over ${s.n} namespaces`);
       const ours = await run.measure(oursSide(context.log));
       let theirs: SideFigures | undefined;
