@@ -130,6 +130,14 @@ class FanoutRun {
     await pool(this.namespaces, FLOOR_CONCURRENCY, (ns) =>
       this.plane.ensureNamespace(ns, { [NAMESPACE_LABEL]: 'true' }),
     );
+    // On a kept cluster, an earlier run may have labelled more namespaces: N would be wrong.
+    const labelled = await this.plane.client.get<{ items: { metadata: { name: string } }[] }>(
+      '/api/v1/namespaces',
+      { query: { labelSelector: NAMESPACE_LABEL } },
+    );
+    const ours = new Set(this.namespaces);
+    const extra = labelled.items.map((i) => i.metadata.name).filter((ns) => !ours.has(ns));
+    await pool(extra, FLOOR_CONCURRENCY, (ns) => this.unlabel(ns));
     // Leftovers of an earlier run on a kept cluster would make the cold start look instant.
     await this.plane.deleteCollection(`/apis/mtls.openbanking.dev/v1alpha1/trustbundles`);
     await this.plane.deleteCollection(`/apis/trust.cert-manager.io/v1alpha1/bundles`);
@@ -142,6 +150,12 @@ class FanoutRun {
       );
     });
     this.log(`${this.s.n} labelled namespaces ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  private async unlabel(ns: string): Promise<void> {
+    await this.plane.client.mergePatch(`/api/v1/namespaces/${ns}`, {
+      metadata: { labels: { [NAMESPACE_LABEL]: null } },
+    });
   }
 
   async floor(): Promise<FloorTimes> {
@@ -297,11 +311,7 @@ class FanoutRun {
       stopped = true;
       await this.idle(side);
       // The namespaces created here would add to the other controller's N.
-      await pool(createdNamespaces, FLOOR_CONCURRENCY, async (ns) => {
-        await client.mergePatch(`/api/v1/namespaces/${ns}`, {
-          metadata: { labels: { [NAMESPACE_LABEL]: null } },
-        });
-      });
+      await pool(createdNamespaces, FLOOR_CONCURRENCY, (ns) => this.unlabel(ns));
       return { readySeconds, changeMs, createdMs, selectedMs, peakRssBytes };
     } finally {
       if (!stopped) await ctrl.stop();
