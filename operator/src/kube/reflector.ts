@@ -1,9 +1,5 @@
 // List, then watch from the list's resourceVersion; re-list on 410 Gone; reconnect with backoff
-// after errors; keep a transformed copy of each object so caches stay small. The first list is
-// served from the API server's watch cache (resourceVersion=0, as client-go's informers do): a
-// consistent list waits until that cache has caught up with etcd's latest revision, ~100 ms after
-// any write to another resource (a namespace just created), which every cache started for a new
-// namespace paid. The watch from the list's resourceVersion brings the cache up to date.
+// after errors; keep a transformed copy of each object so caches stay small.
 import { isGone, type KubeClient, type Query, type WatchEvent } from './client.ts';
 
 export interface ObjectMeta {
@@ -104,18 +100,15 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
   }
 
-  /** `fromCache`: any resourceVersion will do (the first list); otherwise a consistent list. */
-  private async relist(fromCache: boolean): Promise<void> {
+  private async relist(): Promise<void> {
     const { client, path, query, transform, keyOf, handlers } = this.options;
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
     let rv: string;
     do {
       this.stats.lists++;
-      // A continued page names its snapshot in the token; a resourceVersion beside it is refused.
-      const any = fromCache && !continueToken ? { resourceVersion: '0' } : {};
       const page = await client.get<ListResponse<R>>(path, {
-        query: { ...query, ...any, limit: this.options.limit ?? 500, continue: continueToken },
+        query: { ...query, limit: this.options.limit ?? 500, continue: continueToken },
         signal: this.abort.signal,
       });
       for (const raw of page.items) {
@@ -168,9 +161,7 @@ export class Reflector<R extends { metadata?: ObjectMeta }, T> {
       let watchingSince: number | undefined;
       try {
         if (needList) {
-          // Later lists (after a 410 or a failure) stay consistent: one from the watch cache
-          // could be older than what this cache already holds.
-          await this.relist(!this.syncedFlag);
+          await this.relist();
           needList = false;
           if (!this.syncedFlag) {
             this.syncedFlag = true;
