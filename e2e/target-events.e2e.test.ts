@@ -90,7 +90,7 @@ async function repaired(k: Kind, pem: string, what: string): Promise<number> {
 beforeAll(async () => {
   await installCrds();
   ns = (await createTestNamespace('echo')).name;
-  proxy = await new EchoFirstProxy(process.env.KUBECONFIG!, (_method, path) =>
+  proxy = await new EchoFirstProxy((_method, path) =>
     /\/(secrets|configmaps|clustertrustbundles)(\/|$)/.test(path),
   ).start();
   const kubeconfig = proxy.writeKubeconfig(join(tmp, 'kubeconfig'));

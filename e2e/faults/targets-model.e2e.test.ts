@@ -288,7 +288,7 @@ test(`${SEQUENCES} random sequences of ${OPS_PER_SEQUENCE} operations: no target
     { prefix: true },
   );
 
-  proxy = await new EchoFirstProxy(process.env.KUBECONFIG!, (_m, path) =>
+  proxy = await new EchoFirstProxy((_m, path) =>
     /\/(secrets|configmaps|clustertrustbundles)(\/|$)/.test(path),
   ).start();
   kubeconfig = proxy.writeKubeconfig(join(tmp, 'kubeconfig'));

@@ -1,36 +1,12 @@
 // A proxy in front of the API server that forces one order of arrival: the answer to a write
 // (server-side apply or merge patch) of a watched object is held until the watch event carrying
 // the write's resourceVersion has been delivered to the client. A controller that recognises its
-// own writes by remembering their resourceVersions from the answers sees every echo first.
-import { readFileSync, writeFileSync } from 'node:fs';
+// own writes by remembering their resourceVersions from the answers sees every echo first. It
+// forwards to the API server of KUBECONFIG with its admin token.
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import yaml from 'js-yaml';
-
-interface Upstream {
-  url: URL;
-  ca?: Buffer;
-  token: string;
-}
-
-function upstreamOf(kubeconfigPath: string): Upstream {
-  const kc = yaml.load(readFileSync(kubeconfigPath, 'utf8')) as {
-    clusters: {
-      cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string };
-    }[];
-    users: { user: { token?: string } }[];
-  };
-  const cluster = kc.clusters[0]!.cluster;
-  const token = kc.users[0]!.user.token;
-  if (!token) throw new Error('the echo-first proxy needs a kubeconfig with a bearer token');
-  const ca = cluster['certificate-authority-data']
-    ? Buffer.from(cluster['certificate-authority-data'], 'base64')
-    : cluster['certificate-authority']
-      ? readFileSync(cluster['certificate-authority'])
-      : undefined;
-  return { url: new URL(cluster.server), token, ...(ca ? { ca } : {}) };
-}
+import { apiServerUpstream, writeProxyKubeconfig } from './faults.ts';
 
 const WRITES = new Set(['PATCH', 'PUT', 'POST']);
 
@@ -45,16 +21,16 @@ export class EchoFirstProxy {
   private readonly delivered = new Set<string>();
   private readonly waiters = new Map<string, (() => void)[]>();
   private readonly server: http.Server;
-  private readonly upstream: Upstream;
+  private readonly upstream: ReturnType<typeof apiServerUpstream>;
   private readonly agent: https.Agent;
   private readonly holds: (method: string, path: string) => boolean;
   private readonly deadlineMs: number;
 
   /** `holds(method, path)`: which writes to hold (e.g. those to the test's target collections). */
-  constructor(kubeconfigPath: string, holds: (method: string, path: string) => boolean, deadlineMs = 5_000) {
+  constructor(holds: (method: string, path: string) => boolean, deadlineMs = 5_000) {
     this.holds = holds;
     this.deadlineMs = deadlineMs;
-    this.upstream = upstreamOf(kubeconfigPath);
+    this.upstream = apiServerUpstream();
     this.agent = new https.Agent({ keepAlive: true, ...(this.upstream.ca ? { ca: this.upstream.ca } : {}) });
     this.server = http.createServer((req, res) => this.forward(req, res));
   }
@@ -70,16 +46,7 @@ export class EchoFirstProxy {
 
   /** A kubeconfig through the proxy, for the operator. */
   writeKubeconfig(path: string): string {
-    const config = {
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'proxy', cluster: { server: this.url } }],
-      users: [{ name: 'admin', user: { token: this.upstream.token } }],
-      contexts: [{ name: 'proxy', context: { cluster: 'proxy', user: 'admin' } }],
-      'current-context': 'proxy',
-    };
-    writeFileSync(path, yaml.dump(config), { mode: 0o600 });
-    return path;
+    return writeProxyKubeconfig(path, this.url, this.upstream.token, 'admin');
   }
 
   async stop(): Promise<void> {

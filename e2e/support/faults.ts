@@ -479,6 +479,38 @@ export function extraRollouts(
 
 // ---- a recording proxy in front of the API server, one per operator replica -------------------
 
+/** The API server of the e2e cluster (KUBECONFIG) as a proxy forwards to it: URL, CA and admin token. */
+export function apiServerUpstream(): { url: URL; ca?: Buffer; token: string } {
+  const kc = kubeConfig();
+  const cluster = kc.getCurrentCluster()!;
+  const token = kc.getCurrentUser()?.token;
+  if (!token) throw new Error('a proxy in front of the API server needs a token user in the kubeconfig');
+  const ca = cluster.caData
+    ? Buffer.from(cluster.caData, 'base64')
+    : cluster.caFile
+      ? readFileSync(cluster.caFile)
+      : undefined;
+  return { url: new URL(cluster.server), token, ...(ca ? { ca } : {}) };
+}
+
+/** A kubeconfig that reaches the API server through a proxy on plain http; returns its path. */
+export function writeProxyKubeconfig(path: string, server: string, token: string, user: string): string {
+  writeFileSync(
+    path,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      // client-node refuses plain http unless told to skip TLS verification (there is no TLS).
+      clusters: [{ name: 'proxy', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: 'proxy', context: { cluster: 'proxy', user } }],
+      'current-context': 'proxy',
+    }),
+    { mode: 0o600 },
+  );
+  return path;
+}
+
 export interface ProxyRecord {
   identity: string;
   method: string;
@@ -521,16 +553,7 @@ export class RecordingProxy {
    * Watches are recorded only with `watches` (a test of what is read at all).
    */
   static async start(identity: string, log: ProxyRecord[], watches = false): Promise<RecordingProxy> {
-    const kc = kubeConfig();
-    const cluster = kc.getCurrentCluster()!;
-    const token = kc.getCurrentUser()?.token;
-    if (!token) throw new Error('the recording proxy needs a token user in the kubeconfig');
-    const upstream = new URL(cluster.server);
-    const ca = cluster.caData
-      ? Buffer.from(cluster.caData, 'base64')
-      : cluster.caFile
-        ? readFileSync(cluster.caFile)
-        : undefined;
+    const { url: upstream, ca, token } = apiServerUpstream();
     const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) });
     const server = http.createServer((req, res) => {
       const record: ProxyRecord = {
@@ -563,24 +586,11 @@ export class RecordingProxy {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const dir = mkdtempSync(join(tmpdir(), 'tb-proxy-'));
-    const kubeconfigPath = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfigPath,
-      yaml.dump({
-        apiVersion: 'v1',
-        kind: 'Config',
-        // client-node refuses plain http unless told to skip TLS verification (there is no TLS).
-        clusters: [
-          {
-            name: 'proxy',
-            cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true },
-          },
-        ],
-        users: [{ name: identity, user: { token } }],
-        contexts: [{ name: 'proxy', context: { cluster: 'proxy', user: identity } }],
-        'current-context': 'proxy',
-      }),
-      { mode: 0o600 },
+    const kubeconfigPath = writeProxyKubeconfig(
+      join(dir, 'kubeconfig'),
+      `http://127.0.0.1:${port}`,
+      token,
+      identity,
     );
     return new RecordingProxy(identity, server, agent, dir, kubeconfigPath);
   }
