@@ -52,6 +52,7 @@ let acp: AcpContractServer;
 let acpServer: AuthorizationServerReference;
 let sa: ServiceAccountIdentity;
 let op: OperatorProcess | undefined;
+let chartEnv: Record<string, string>;
 const bundles: string[] = [];
 
 beforeAll(async () => {
@@ -87,7 +88,7 @@ beforeAll(async () => {
     only: ['templates/serviceaccount.yaml', 'templates/clusterrole.yaml', 'templates/role.yaml'],
   });
   await kubectlApply(rbac);
-  const chartEnv = await deploymentEnv(values);
+  chartEnv = await deploymentEnv(values);
 
   // The AuthorizationServer an administrator declares, its credentials and CA in the trust namespace.
   acpServer = await contractServerTarget(acp, system);
@@ -394,4 +395,36 @@ test('a bundle naming a namespace the chart does not grant is refused by the ope
   );
   expect(tb.status?.certificateCount ?? 0).toBe(0);
   expect(op!.lines.filter((l) => l.includes(elsewhere) && /forbidden| 403 /i.test(l))).toEqual([]);
+});
+
+test('with targets allowed in any namespace but RBAC granting some, the operator watches each target namespace on its own', async () => {
+  // Without --target-namespaces the operator first asks for one cluster-wide watch of its target
+  // Secrets; this token may list Secrets only in the namespaces the chart granted, so it is
+  // refused (403) and the operator watches the target's namespace instead, as before.
+  await op!.kill('SIGTERM');
+  const env = Object.fromEntries(Object.entries(chartEnv).filter(([k]) => k !== 'TARGET_NAMESPACES'));
+  op = await OperatorProcess.start({
+    env: {
+      ...env,
+      KUBECONFIG: sa.kubeconfigPath,
+      POD_NAME: 'rbac-e2e-any-namespace',
+      METRICS_PORT: '0',
+      METRICS_BIND_ADDRESS: '127.0.0.1',
+      LOG_LEVEL: 'debug',
+    },
+  });
+  const name = newBundle('rbac-anywhere');
+  await clients()
+    .core.deleteNamespacedSecret({ namespace: apim, name: TARGET })
+    .catch(() => undefined);
+  await applyBundle(name, {
+    sources: [{ secret: { namespace: pki, name: 'ca1', key: 'ca.crt' } }],
+    targets: { secrets: [{ namespace: apim, name: TARGET, key: 'ca.crt' }] },
+  });
+  const tb = await waitForBundle(name, 'Ready', (b) => condition(b, 'Ready')?.status === 'True', {
+    timeoutMs: 60_000,
+  });
+  expect(condition(tb, 'SecretsSynced')?.status).toBe('True');
+  expect(subjectsOf((await readSecret(apim, TARGET))?.data['ca.crt'])).toEqual(['C=BR, O=Bank, CN=RBAC CA1']);
+  expect(op.lines.filter((l) => /may not list Secrets across the cluster/.test(l))).toHaveLength(1);
 });

@@ -566,7 +566,11 @@ export const scaleBenchmark: Benchmark = {
     'peak RSS, API requests per reconcile, writes while idle; trust-manager on the same certificates',
   async run(context: BenchmarkContext) {
     const found = new Findings(context.log);
-    const scales = [1, 100, 1000];
+    // BENCH_SCALES=1000: only these cold starts of ours (no idle window, big bundle or peer), for what-ifs.
+    const only = process.env.BENCH_SCALES?.split(',')
+      .map(Number)
+      .filter((n) => n > 0);
+    const scales = only?.length ? only : [1, 100, 1000];
     const theirs = quick() ? 100 : 1000;
     ensureTrustManagerBuilt(context.log);
     const certificates = await corpus(Math.max(...scales) * CAS_PER_BUNDLE);
@@ -583,6 +587,10 @@ export const scaleBenchmark: Benchmark = {
       for (const n of scales) {
         context.log(`our operator, cold start with ${n} bundle(s)`);
         await run.ourScale(n);
+      }
+      if (only?.length) {
+        await run.clean();
+        return found.result();
       }
       context.log('our operator, restart and idle window over 1000 bundles');
       await run.idle(1000);

@@ -84,6 +84,11 @@ export class TrustBoundary {
     return `the ${what} Secret must be in the trust namespace ${this.trustNamespace} (rule TrustNamespace), not in ${namespace}`;
   }
 
+  /** May targets be in any namespace (RBAC being the only bound)? */
+  get anyTargetNamespace(): boolean {
+    return this.targets === '*';
+  }
+
   /** Why a target or workload in `namespace` may not be written; undefined when it may. */
   targetRefused(namespace: string): string | undefined {
     if (this.targets === '*' || this.targets.includes(namespace)) return undefined;

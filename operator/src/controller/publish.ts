@@ -137,16 +137,28 @@ export class Publisher {
         data?: Record<string, string>;
         spec?: { trustBundle?: string };
       }) => Record<string, string>,
-    ) => new TargetCaches(o.cacheOptions, { path, contents }, BUNDLE_LABEL, digestOf, onTarget(kind));
+      clusterPath?: string,
+    ) =>
+      new TargetCaches(
+        o.cacheOptions,
+        { path, contents, ...(clusterPath ? { clusterPath } : {}) },
+        BUNDLE_LABEL,
+        digestOf,
+        onTarget(kind),
+      );
+    // Targets allowed in any namespace: one cluster-wide watch per kind, not one per namespace.
+    const anywhere = o.boundary.anyTargetNamespace;
     this.secretTargets = caches(
       'Secret',
       (ns) => `/api/v1/namespaces/${ns}/secrets`,
       (raw) => raw.data ?? {},
+      anywhere ? '/api/v1/secrets' : undefined,
     );
     this.configMapTargets = caches(
       'ConfigMap',
       (ns) => `/api/v1/namespaces/${ns}/configmaps`,
       (raw) => raw.data ?? {},
+      anywhere ? '/api/v1/configmaps' : undefined,
     );
     this.clusterTrustBundleApi = new ClusterTrustBundleApi(o.client);
     this.clusterTrustBundleTargets = caches(

@@ -44,10 +44,32 @@ export interface NamespacedCacheOptions {
   onError: (err: unknown, what: string) => void;
 }
 
+/** Waits for a reflector's first list, or explains why it has not come. */
+async function synced<R extends { metadata?: ObjectMeta }, T>(
+  r: Reflector<R, T>,
+  what: string,
+  timeoutMs: number,
+): Promise<Reflector<R, T>> {
+  if (r.hasSynced) return r;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const why = r.lastError instanceof Error ? r.lastError.message : 'no answer yet';
+      reject(new Error(`the cache of ${what} is not synced: ${why}`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([r.synced, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return r;
+}
+
 export abstract class NamespacedCaches<R extends { metadata?: ObjectMeta }, T extends CachedObject> {
   protected readonly reflectors = new Map<string, Reflector<R, T>>();
   protected readonly options: NamespacedCacheOptions;
-  private readonly handlers: ReflectorHandlers<T>;
+  protected readonly handlers: ReflectorHandlers<T>;
 
   constructor(options: NamespacedCacheOptions, handlers: ReflectorHandlers<T>) {
     this.options = options;
@@ -83,21 +105,7 @@ export abstract class NamespacedCaches<R extends { metadata?: ObjectMeta }, T ex
 
   /** Starts (if needed) and waits for the cache of a namespace, or explains why it is not ready. */
   async ready(kind: string, namespace: string, timeoutMs = 10_000): Promise<Reflector<R, T>> {
-    const r = this.reflector(kind, namespace);
-    if (r.hasSynced) return r;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const why = r.lastError instanceof Error ? r.lastError.message : 'no answer yet';
-        reject(new Error(`the cache of ${kind}s in namespace ${namespace} is not synced: ${why}`));
-      }, timeoutMs);
-    });
-    try {
-      await Promise.race([r.synced, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-    return r;
+    return synced(this.reflector(kind, namespace), `${kind}s in namespace ${namespace}`, timeoutMs);
   }
 
   /** Stops the caches (`kind/namespace`) no bundle uses any more; returns how many were released. */
@@ -261,16 +269,29 @@ export interface TargetKindOptions {
   path: (namespace: string) => string;
   /** The content worth a digest, by key (`spec.trustBundle` of a ClusterTrustBundle under its own key). */
   contents: (raw: RawTarget) => Record<string, string>;
+  /**
+   * The collection across every namespace (`/api/v1/secrets`). Given when targets may be in any
+   * namespace: one label-selected watch then replaces one per namespace, if RBAC allows it.
+   */
+  clusterPath?: string;
 }
 
 /**
  * Label-selected caches of the objects the operator publishes to (Secrets, ConfigMaps,
  * ClusterTrustBundles): only metadata and digests are kept, so drift is seen without keeping data.
+ *
+ * With a cluster path, the first use asks whether the operator may list that kind across the
+ * cluster. If it may, one watch (one connection, one LIST at start) serves every namespace, as
+ * a namespace-selected target over hundreds of namespaces needs; if RBAC grants only some
+ * namespaces (403), each namespace gets its own watch as before.
  */
 export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
   private readonly label: string;
   private readonly digest: (value: string) => string;
   private readonly kind: TargetKindOptions;
+  /** Decided on first use: does one cluster-wide watch serve every namespace? */
+  private clusterWide?: Promise<boolean>;
+  private cluster?: { kind: string; reflector: Reflector<RawTarget, TargetObject> };
 
   constructor(
     options: NamespacedCacheOptions,
@@ -290,12 +311,16 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
     const m = raw.metadata ?? {};
     const digests = new Map<string, string>();
     for (const [k, v] of Object.entries(this.kind.contents(raw))) digests.set(k, this.digest(v));
+    // Only the operator's annotations: another tool's (a last-applied-configuration) may carry the data.
+    const annotations: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m.annotations ?? {}))
+      if (k.startsWith(OPERATOR_PREFIX)) annotations[k] = v;
     return {
       namespace: m.namespace ?? namespace,
       name: m.name ?? '',
       resourceVersion: m.resourceVersion ?? '',
       ...(m.labels?.[this.label] ? { owner: m.labels[this.label] } : {}),
-      annotations: m.annotations ?? {},
+      annotations,
       digests,
     };
   }
@@ -309,20 +334,97 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
     );
   }
 
+  /** Is the cluster-wide watch allowed? Asked once (a LIST of one item); an unanswered question is asked again. */
+  private useCluster(kind: string): Promise<boolean> {
+    const path = this.kind.clusterPath;
+    if (!path) return Promise.resolve(false);
+    this.clusterWide ??= this.options.client
+      .get(path, { query: { labelSelector: this.label, limit: 1 } })
+      .then(
+        () => true,
+        (err: unknown) => {
+          if ((err as { status?: number }).status === 403) {
+            this.options.onError(
+              new Error(
+                `the operator may not list ${kind}s across the cluster (${(err as Error).message}); ` +
+                  'each target namespace is watched on its own connection instead',
+              ),
+              `watch target ${kind}s across the cluster`,
+            );
+            return false;
+          }
+          this.clusterWide = undefined;
+          throw err;
+        },
+      );
+    return this.clusterWide;
+  }
+
+  private clusterReflector(kind: string): Reflector<RawTarget, TargetObject> {
+    this.cluster ??= {
+      kind,
+      reflector: new Reflector<RawTarget, TargetObject>({
+        client: this.options.client,
+        path: this.kind.clusterPath!,
+        query: { labelSelector: this.label },
+        transform: (raw) => this.view(raw),
+        keyOf: (o) => `${o.namespace}/${o.name}`,
+        resourceVersionOf: (o) => o.resourceVersion,
+        handlers: this.handlers,
+        resyncMs: this.options.resyncMs,
+        onError: (err) => this.options.onError(err, `watch target ${kind}s across the cluster`),
+      }).start(),
+    };
+    return this.cluster.reflector;
+  }
+
   /**
    * Has the cache of this namespace seen every change up to `resourceVersion`? etcd's revisions
    * are one increasing integer, so a watch that delivered a later one has delivered this one.
    */
   caughtUp(kind: string, namespace: string, resourceVersion: string): boolean {
-    return newerOrSame(this.reflectors.get(`${kind}/${namespace}`)?.lastResourceVersion, resourceVersion);
+    const r = this.cluster?.reflector ?? this.reflectors.get(`${kind}/${namespace}`);
+    return newerOrSame(r?.lastResourceVersion, resourceVersion);
   }
 
   async read(kind: string, namespace: string, name: string): Promise<TargetObject | undefined> {
+    if (await this.useCluster(kind)) {
+      const r = await synced(this.clusterReflector(kind), `target ${kind}s across the cluster`, 10_000);
+      return r.get(`${namespace}/${name}`);
+    }
     return (await this.ready(kind, namespace)).get(name);
   }
 
   /** The object as the cache holds it now, without waiting for a cache to start. */
   peek(kind: string, namespace: string, name: string): TargetObject | undefined {
+    if (this.cluster) return this.cluster.reflector.get(`${namespace}/${name}`);
     return this.reflectors.get(`${kind}/${namespace}`)?.get(name);
+  }
+
+  /** The namespaces whose targets this cache sees: every one holding a labelled object, cluster-wide. */
+  override namespaces(kind: string): string[] {
+    if (!this.cluster) return super.namespaces(kind);
+    return [...new Set(this.cluster.reflector.list().map((o) => o.namespace))];
+  }
+
+  /** The cluster-wide watch is released when no namespace of this kind is used any more. */
+  override retain(keep: ReadonlySet<string>): number {
+    let released = super.retain(keep);
+    const prefix = `${this.cluster?.kind}/`;
+    if (this.cluster && ![...keep].some((id) => id.startsWith(prefix))) {
+      this.cluster.reflector.stop();
+      this.cluster = undefined;
+      released++;
+    }
+    return released;
+  }
+
+  override get allSynced(): boolean {
+    return super.allSynced && (this.cluster?.reflector.hasSynced ?? true);
+  }
+
+  override stop(): void {
+    super.stop();
+    this.cluster?.reflector.stop();
   }
 }
