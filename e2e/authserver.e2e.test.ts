@@ -84,7 +84,7 @@ beforeAll(async () => {
     namespace: system,
     body: { metadata: { name: 'acp-ca' }, stringData: { 'ca.crt': acp.caPem! } },
   });
-  await declareAuthorizationServer(server, contractServerSpec(acp));
+  await declareAuthorizationServer(server, contractServerSpec(acp, [name, `${name}-second`]));
   op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '1', TRUST_NAMESPACE: system } });
 });
 
@@ -245,7 +245,7 @@ test('a second bundle naming the same server is refused, and the first keeps pub
 test('DryRun reads root_cas, reports the exact difference, and writes nothing', async () => {
   await applyBundle(name, spec(ca1, ca2));
   await acpHolds([ca1, ca2], 'CA1 + CA2');
-  await declareAuthorizationServer(server, contractServerSpec(acp, { mode: 'DryRun' }));
+  await declareAuthorizationServer(server, contractServerSpec(acp, [name], { mode: 'DryRun' }));
   const puts = acp.requestsTo('put').length;
   await applyBundle(name, spec(ca2, ca3));
   const as = await waitFor(
@@ -270,6 +270,6 @@ test('DryRun reads root_cas, reports the exact difference, and writes nothing', 
   expect(fingerprints(acp.serverObject('openbanking_brasil').root_cas)).toEqual(fp(ca1, ca2));
   expect((await bundleEvents(name)).map((e) => e.reason)).toContain('DryRun');
   // Back to Enforce: the bundle is written.
-  await declareAuthorizationServer(server, contractServerSpec(acp, { mode: 'Enforce' }));
+  await declareAuthorizationServer(server, contractServerSpec(acp, [name], { mode: 'Enforce' }));
   await acpHolds([ca2, ca3], 'CA2 + CA3 once enforced');
 });

@@ -119,6 +119,28 @@ afterAll(async () => {
 const refusedAt = async (name: string, what: string): Promise<TrustBundle> =>
   waitForBundle(name, what, (b) => condition(b, 'Ready')?.status === 'False');
 
+/**
+ * An administrator's AuthorizationServer pointing at the listener, for the bundles `allowedBundles`,
+ * with its credentials and CA in the trust namespace.
+ */
+async function listenerServer(what: string, allowedBundles: string[]): Promise<string> {
+  await declareSecret(trust, 'acp-admin', { client_id: 'operator-client', client_secret: 'trust-ns-secret' });
+  await declareSecret(trust, 'acp-ca', { 'ca.crt': tls.caPem });
+  const server = `boundary-${what}-${suffix}`;
+  servers.push(server);
+  await declareAuthorizationServer(server, {
+    allowedBundles,
+    cloudentity: {
+      url: listener.url,
+      tenant: 't',
+      server: 's',
+      credentialsSecret: { name: 'acp-admin' },
+      caSecret: { name: 'acp-ca' },
+    },
+  });
+  return server;
+}
+
 describe('authorization-server credentials go only where an administrator pointed them', () => {
   test('a TrustBundle cannot name a URL or a credential: the inline shape is refused at apply', async () => {
     const name = bundleName('inline-acp');
@@ -160,23 +182,8 @@ describe('authorization-server credentials go only where an administrator pointe
   });
 
   test('control: an AuthorizationServer an administrator created does reach its URL, with trust-namespace credentials only', async () => {
-    await declareSecret(trust, 'acp-admin', {
-      client_id: 'operator-client',
-      client_secret: 'trust-ns-secret',
-    });
-    await declareSecret(trust, 'acp-ca', { 'ca.crt': tls.caPem });
-    const server = `boundary-listener-${suffix}`;
-    servers.push(server);
-    await declareAuthorizationServer(server, {
-      cloudentity: {
-        url: listener.url,
-        tenant: 't',
-        server: 's',
-        credentialsSecret: { name: 'acp-admin' },
-        caSecret: { name: 'acp-ca' },
-      },
-    });
     const name = bundleName('admin-server');
+    const server = await listenerServer('listener', [name]);
     await applyBundle(name, {
       sources: [{ inline: ca1.pem }],
       targets: { authorizationServers: [{ name: server }] },
