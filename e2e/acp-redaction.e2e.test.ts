@@ -53,7 +53,7 @@ beforeAll(async () => {
   system = (await createTestNamespace('trustbundle-system')).name;
   apim = (await createTestNamespace('open-banking-apim')).name;
   // The administrator's AuthorizationServer, its credentials and CA in the trust namespace.
-  server = (await contractServerTarget(acp, system)).name!;
+  server = (await contractServerTarget(acp, system, [name])).name!;
   op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '1', TRUST_NAMESPACE: system } });
 });
 

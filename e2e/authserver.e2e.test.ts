@@ -84,7 +84,7 @@ beforeAll(async () => {
     namespace: system,
     body: { metadata: { name: 'acp-ca' }, stringData: { 'ca.crt': acp.caPem! } },
   });
-  await declareAuthorizationServer(server, contractServerSpec(acp));
+  await declareAuthorizationServer(server, contractServerSpec(acp, [name, `${name}-second`]));
   op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '1', TRUST_NAMESPACE: system } });
 });
 
@@ -242,10 +242,60 @@ test('a second bundle naming the same server is refused, and the first keeps pub
   }
 });
 
+test('withdrawn from spec.allowedBundles, the publisher sends nothing more; root_cas keep what it wrote', async () => {
+  await applyBundle(name, spec(ca1, ca2));
+  await acpHolds([ca1, ca2], 'CA1 + CA2');
+  const successor = `${name}-successor`;
+  try {
+    await declareAuthorizationServer(server, contractServerSpec(acp, [successor]));
+    const refused = await waitForBundle(
+      name,
+      'refused by the rule AllowedBundles',
+      (b) => condition(b, 'AuthorizationServersSynced')?.reason === 'NotAllowed',
+    );
+    expect(refused.status!.targets!.authorizationServers![0]).toMatchObject({
+      name: server,
+      state: 'Failed',
+      message: expect.stringMatching(
+        new RegExp(`AuthorizationServer ${server} does not allow TrustBundle ${name} \\(rule AllowedBundles`),
+      ) as unknown,
+    });
+    const as = await waitFor(
+      'the server to say no allowed bundle names it',
+      async () => {
+        const got = await readServer(server);
+        const ready = got.status?.conditions?.find((c) => c.type === 'Ready');
+        return ready?.reason === 'NoAllowedBundle' && got;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(as.status?.publishedBy).toBeUndefined();
+    expect(as.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain(`refused: ${name}`);
+    // A new bundle, and several periodic checks (every second): not one request reaches ACP.
+    const sent = acp.requests.length;
+    await applyBundle(name, spec(ca3));
+    await waitForBundle(
+      name,
+      'the new bundle refused',
+      (b) =>
+        b.status?.bundleHash !== refused.status!.bundleHash &&
+        condition(b, 'AuthorizationServersSynced')?.reason === 'NotAllowed',
+    );
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(acp.requests.slice(sent)).toEqual([]);
+    expect(fingerprints(acp.serverObject('openbanking_brasil').root_cas)).toEqual(fp(ca1, ca2));
+    expect((await bundleEvents(name)).map((e) => e.reason)).toContain('NotAllowed');
+  } finally {
+    await declareAuthorizationServer(server, contractServerSpec(acp, [name]));
+  }
+  // Allowed again: the bundle in force now is written.
+  await acpHolds([ca3], 'CA3 once allowed again');
+});
+
 test('DryRun reads root_cas, reports the exact difference, and writes nothing', async () => {
   await applyBundle(name, spec(ca1, ca2));
   await acpHolds([ca1, ca2], 'CA1 + CA2');
-  await declareAuthorizationServer(server, contractServerSpec(acp, { mode: 'DryRun' }));
+  await declareAuthorizationServer(server, contractServerSpec(acp, [name], { mode: 'DryRun' }));
   const puts = acp.requestsTo('put').length;
   await applyBundle(name, spec(ca2, ca3));
   const as = await waitFor(
@@ -270,6 +320,6 @@ test('DryRun reads root_cas, reports the exact difference, and writes nothing', 
   expect(fingerprints(acp.serverObject('openbanking_brasil').root_cas)).toEqual(fp(ca1, ca2));
   expect((await bundleEvents(name)).map((e) => e.reason)).toContain('DryRun');
   // Back to Enforce: the bundle is written.
-  await declareAuthorizationServer(server, contractServerSpec(acp, { mode: 'Enforce' }));
+  await declareAuthorizationServer(server, contractServerSpec(acp, [name], { mode: 'Enforce' }));
   await acpHolds([ca2, ca3], 'CA2 + CA3 once enforced');
 });

@@ -23,6 +23,7 @@ import { generateTlsMaterial } from './support/acp-tls.ts';
 import { installCrds, OperatorProcess } from './support/operator.ts';
 import { applyBundle, condition, deleteBundle, getBundle, waitForBundle } from './support/trustbundles.ts';
 import { applyWorkload, templateHash } from './support/workloads.ts';
+import type { AuthorizationServerSpec } from '../operator/src/api/authorization-server.ts';
 import type { TrustBundle, TrustBundleSpec } from '../operator/src/api/v1alpha1.ts';
 
 jest.setTimeout(180_000);
@@ -119,6 +120,28 @@ afterAll(async () => {
 const refusedAt = async (name: string, what: string): Promise<TrustBundle> =>
   waitForBundle(name, what, (b) => condition(b, 'Ready')?.status === 'False');
 
+/**
+ * An administrator's AuthorizationServer pointing at the listener, for the bundles `allowedBundles`,
+ * with its credentials and CA in the trust namespace.
+ */
+async function listenerServer(what: string, allowedBundles: string[]): Promise<string> {
+  await declareSecret(trust, 'acp-admin', { client_id: 'operator-client', client_secret: 'trust-ns-secret' });
+  await declareSecret(trust, 'acp-ca', { 'ca.crt': tls.caPem });
+  const server = `boundary-${what}-${suffix}`;
+  servers.push(server);
+  await declareAuthorizationServer(server, {
+    allowedBundles,
+    cloudentity: {
+      url: listener.url,
+      tenant: 't',
+      server: 's',
+      credentialsSecret: { name: 'acp-admin' },
+      caSecret: { name: 'acp-ca' },
+    },
+  });
+  return server;
+}
+
 describe('authorization-server credentials go only where an administrator pointed them', () => {
   test('a TrustBundle cannot name a URL or a credential: the inline shape is refused at apply', async () => {
     const name = bundleName('inline-acp');
@@ -159,24 +182,56 @@ describe('authorization-server credentials go only where an administrator pointe
     expect(listener.hits).toEqual([]);
   });
 
+  test('a TrustBundle writer cannot claim an AuthorizationServer that does not list the bundle: not one request reaches it', async () => {
+    // Just created by its administrator for the bundle `tpp-roots`, which does not exist yet.
+    const server = await listenerServer('unclaimed', [`tpp-roots-${suffix}`]);
+    const name = bundleName('claim');
+    await applyBundle(name, {
+      sources: [{ inline: ca1.pem }],
+      targets: { authorizationServers: [{ name: server }] },
+    });
+    const tb = await refusedAt(name, 'NotAllowed');
+    // The status is written after the push would have been made: the listener heard nothing.
+    expect(listener.hits).toEqual([]);
+    expect(condition(tb, 'AuthorizationServersSynced')).toMatchObject({
+      status: 'False',
+      reason: 'NotAllowed',
+    });
+    expect(tb.status?.targets?.authorizationServers?.[0]?.message).toBe(
+      `AuthorizationServer ${server} does not allow TrustBundle ${name} (rule AllowedBundles: its administrator ` +
+        'lists the bundles that may publish to it in spec.allowedBundles); nothing was sent to it',
+    );
+    const as = JSON.parse(await kubectl(['get', 'authorizationserver', server, '-o', 'json'])) as {
+      status?: { publishedBy?: string; conditions?: { type: string; reason: string }[] };
+    };
+    expect(as.status?.publishedBy).toBeUndefined();
+    expect(as.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('NoAllowedBundle');
+  });
+
+  test('the CRD refuses an AuthorizationServer without allowedBundles, with an empty list or with a wildcard', async () => {
+    const cloudentity = {
+      url: listener.url,
+      tenant: 't',
+      server: 's',
+      credentialsSecret: { name: 'acp-admin' },
+    };
+    const refusal = (spec: object) =>
+      declareAuthorizationServer(`boundary-refused-${suffix}`, spec as AuthorizationServerSpec).then(
+        () => 'accepted',
+        (e: Error) => e.message,
+      );
+    expect(await refusal({ cloudentity })).toMatch(/spec\.allowedBundles: Required value/);
+    expect(await refusal({ allowedBundles: [], cloudentity })).toMatch(
+      /spec\.allowedBundles.*should have at least 1 items/,
+    );
+    expect(await refusal({ allowedBundles: ['*'], cloudentity })).toMatch(
+      /'\*' is not allowed: list by name each TrustBundle that may set this server's trusted client CAs/,
+    );
+  });
+
   test('control: an AuthorizationServer an administrator created does reach its URL, with trust-namespace credentials only', async () => {
-    await declareSecret(trust, 'acp-admin', {
-      client_id: 'operator-client',
-      client_secret: 'trust-ns-secret',
-    });
-    await declareSecret(trust, 'acp-ca', { 'ca.crt': tls.caPem });
-    const server = `boundary-listener-${suffix}`;
-    servers.push(server);
-    await declareAuthorizationServer(server, {
-      cloudentity: {
-        url: listener.url,
-        tenant: 't',
-        server: 's',
-        credentialsSecret: { name: 'acp-admin' },
-        caSecret: { name: 'acp-ca' },
-      },
-    });
     const name = bundleName('admin-server');
+    const server = await listenerServer('listener', [name]);
     await applyBundle(name, {
       sources: [{ inline: ca1.pem }],
       targets: { authorizationServers: [{ name: server }] },

@@ -170,6 +170,7 @@ describe('the TrustBundle CRD on a real API server', () => {
     const name = `acp-defaults-${suffix}`;
     createdServers.push(name);
     await createServer(name, {
+      allowedBundles: ['tpp-roots'],
       cloudentity: {
         url: 'https://acp.example.com',
         tenant: 'default',
@@ -273,6 +274,7 @@ describe('the TrustBundle CRD on a real API server', () => {
 
   it('refuses a plain-http authorization server URL', async () => {
     const err = await createServer(`http-acp-${suffix}`, {
+      allowedBundles: ['tpp-roots'],
       cloudentity: {
         url: 'http://acp.example.com',
         tenant: 't',

@@ -66,7 +66,7 @@ beforeAll(async () => {
     ingress: { namespace: ingress!, name: 'ingress-nginx-controller' },
     acp: `acp-openbanking-${uniqueSuffix()}`,
   };
-  await declareAuthorizationServer(names.acp!, contractServerSpec(acp));
+  await declareAuthorizationServer(names.acp!, contractServerSpec(acp, [names.bundle]));
   await applyObjects([
     ...caSecrets(names, pki),
     secret(system!, 'acp-admin', { client_id: acp.clientId, client_secret: acp.clientSecret }),

@@ -526,6 +526,7 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
       const name = `acp-${uniqueSuffix()}`;
       const stderr = await refusal(
         manifest('AuthorizationServer', name, {
+          allowedBundles: ['tpp-roots'],
           cloudentity: { ...cloudentity, insecureSkipTLSVerify: true },
         }),
         `authorizationserver/${name}`,
@@ -535,7 +536,10 @@ describe('helm install, upgrade and uninstall on the control plane', () => {
         'rule InsecureAuthorizationServers: spec.cloudentity.insecureSkipTLSVerify is not allowed',
       );
       // The same server verifying TLS with a CA is accepted.
-      const verified = { cloudentity: { ...cloudentity, caSecret: { name: 'acp-ca' } } };
+      const verified = {
+        allowedBundles: ['tpp-roots'],
+        cloudentity: { ...cloudentity, caSecret: { name: 'acp-ca' } },
+      };
       expect(
         await refusal(manifest('AuthorizationServer', name, verified), `authorizationserver/${name}`),
       ).toBeUndefined();

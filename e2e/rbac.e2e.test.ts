@@ -54,6 +54,8 @@ let sa: ServiceAccountIdentity;
 let op: OperatorProcess | undefined;
 let chartEnv: Record<string, string>;
 const bundles: string[] = [];
+/** The bundle with every kind of target; the AuthorizationServer allows it by name. */
+const fullBundle = `rbac-full-${uniqueSuffix()}`;
 
 beforeAll(async () => {
   await ensureHelm();
@@ -91,7 +93,7 @@ beforeAll(async () => {
   chartEnv = await deploymentEnv(values);
 
   // The AuthorizationServer an administrator declares, its credentials and CA in the trust namespace.
-  acpServer = await contractServerTarget(acp, system);
+  acpServer = await contractServerTarget(acp, system, [fullBundle]);
   // [namespace, name, data]: the source, and what the operator must not see.
   const secrets: [string, string, Record<string, string>][] = [
     [pki, 'ca1', { 'ca.crt': ca1.pem }],
@@ -207,7 +209,8 @@ async function statusOf(request: () => Promise<unknown>): Promise<number | undef
 }
 
 test('the operator, with only its ServiceAccount token, reconciles a bundle through every kind of target', async () => {
-  const name = newBundle('rbac-full');
+  const name = fullBundle;
+  bundles.push(name);
   // The ConfigMap target exists already, and its owner lets this bundle write it: the operator
   // must read it (get) to see that consent before it writes.
   await clients().core.createNamespacedConfigMap({
@@ -273,7 +276,7 @@ test('the operator, with only its ServiceAccount token, reconciles a bundle thro
 });
 
 test('deleting the deletionPolicy: Delete bundle removes what it created and keeps what it adopted, with the same token', async () => {
-  const name = bundles.find((b) => b.startsWith('rbac-full-'))!;
+  const name = fullBundle;
   await deleteBundle(name);
   await waitFor(
     `TrustBundle ${name} to be gone (its finalizer removed)`,
@@ -354,6 +357,7 @@ test('the token reads its source namespace and is refused everything else (403)'
           kind: 'AuthorizationServer',
           metadata: { name: `planted-${uniqueSuffix()}` },
           spec: {
+            allowedBundles: ['planted'],
             cloudentity: {
               url: 'https://127.0.0.1:1',
               tenant: 't',

@@ -192,9 +192,10 @@ test('upgraded in place: nothing in force changes, the old shape says what to ch
   const afterUpgrade = await inForce();
   expect(afterUpgrade).toEqual(before);
 
-  // 3. What the bundle asked for: an administrator's AuthorizationServer, named by the bundle,
-  //    and the workload's consent. The trust is already in force, so nothing is written.
-  await declareAuthorizationServer(server, contractServerSpec(acp));
+  // 3. What the bundle asked for: an administrator's AuthorizationServer that allows the bundle
+  //    (spec.allowedBundles), named by the bundle, and the workload's consent. The trust is already
+  //    in force, so nothing is written.
+  await declareAuthorizationServer(server, contractServerSpec(acp, [name]));
   const migrated = oldShape();
   (migrated.spec.targets as { authorizationServers: object[] }).authorizationServers = [{ name: server }];
   await kubectl(['apply', '-f', '-'], { input: yaml.dump(migrated) });

@@ -159,9 +159,11 @@ async function up(): Promise<number> {
   ]);
   const names: RunbookNames = { ...NAMES, acp: 'acp-openbanking' };
   log(
-    `the administrator's AuthorizationServer ${names.acp} for the stand-in ACP (credentials in ${SYSTEM_NAMESPACE})`,
+    `the administrator's AuthorizationServer ${names.acp} for the stand-in ACP (credentials in ${SYSTEM_NAMESPACE}), ` +
+      `which allows the bundle ${names.bundle}`,
   );
   await declareAuthorizationServer(names.acp!, {
+    allowedBundles: [names.bundle],
     cloudentity: {
       url: acp.url,
       tenant: acp.tenant,

@@ -174,6 +174,8 @@ function laneWith(name: string, namespace: string, consequence: Consequence, tar
 }
 
 const ACP_SERVER = 'openbanking_brasil';
+/** The bundle of the ACP lane, the one the AuthorizationServer allows. */
+const ACP_LANE = 'bench-latency-acp';
 
 /** Change → the operator's PUT of the authorization server arrives at the ACP contract server. */
 async function acpLane(plane: BenchPlane, acp: AcpContractServer, run: LatencyRun): Promise<LaneOptions> {
@@ -194,6 +196,7 @@ async function acpLane(plane: BenchPlane, acp: AcpContractServer, run: LatencyRu
       kind: 'AuthorizationServer',
       metadata: { name: 'bench-acp' },
       spec: {
+        allowedBundles: [ACP_LANE],
         cloudentity: {
           url: acp.url,
           tenant: acp.tenant,
@@ -220,7 +223,7 @@ async function acpLane(plane: BenchPlane, acp: AcpContractServer, run: LatencyRu
         acp.inject('put', { before: check });
       }),
   };
-  return laneWith('bench-latency-acp', namespace, consequence, {
+  return laneWith(ACP_LANE, namespace, consequence, {
     authorizationServers: [{ name: 'bench-acp' }],
   });
 }

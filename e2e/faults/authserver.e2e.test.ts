@@ -166,7 +166,7 @@ test(`each ACP fault (${scenarios.length} kinds × ${ROUNDS}) ends in sync, with
   await installCrds();
   system = (await createTestNamespace('faults-acp-system')).name;
   apim = (await createTestNamespace('faults-acp-apim')).name;
-  target = await contractServerTarget(acp, system);
+  target = await contractServerTarget(acp, system, [name]);
   // The periodic read-back at its default (5 min): recovery must not wait for it.
   op = await OperatorProcess.start({ env: { AUTHSERVER_CHECK_SECONDS: '300', TRUST_NAMESPACE: system } });
 

@@ -243,11 +243,11 @@ test('every bad input through the real operator: a condition naming the problem,
   // 3. The sentinel: one bundle with every kind of target, bad inputs one after the other.
   acp = new AcpContractServer({ tls: true, servers: ['openbanking_brasil'], tokenTTLSeconds: 3600 });
   await acp.start();
-  const acpTarget = await contractServerTarget(acp, ns);
-  await applyWorkload('Deployment', ns, 'ingress', { replicas: 1 });
-  await kubectl(['-n', ns, 'rollout', 'status', 'deployment/ingress', '--timeout=60s']);
   const sentinel = `corpus-sentinel-${suffix}`;
   created.push(sentinel);
+  const acpTarget = await contractServerTarget(acp, ns, [sentinel]);
+  await applyWorkload('Deployment', ns, 'ingress', { replicas: 1 });
+  await kubectl(['-n', ns, 'rollout', 'status', 'deployment/ingress', '--timeout=60s']);
   const sentinelSpec = (
     sources: TrustBundleSource[],
     policy?: TrustBundleSpec['policy'],

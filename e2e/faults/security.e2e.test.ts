@@ -196,12 +196,12 @@ test('credential-holding source Secrets are refused; ACP TLS is verified; no sec
   const tlsSeen: string[] = [];
   await Promise.all(
     tlsCases.map(async (c) => {
-      const acpTarget = await contractServerTarget(c.server, ns, {
+      const name = bundleName(`tls-${c.what}`);
+      const acpTarget = await contractServerTarget(c.server, ns, [name], {
         prefix: `acp-${c.what}`,
         ...(c.ca !== undefined ? { ca: c.ca } : {}),
         ...(c.insecure ? { insecure: true } : {}),
       });
-      const name = bundleName(`tls-${c.what}`);
       await declareBundle(name, {
         sources: [{ inline: good }],
         targets: { secrets: [{ namespace: ns, name: `t-tls-${c.what}` }], authorizationServers: [acpTarget] },

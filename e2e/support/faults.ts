@@ -95,11 +95,13 @@ export async function declareSecret(
 /**
  * An AuthorizationServer for a contract server, as an administrator declares it, with the Secrets it
  * names in the operator's trust namespace: `<prefix>-admin` (the client credentials) and, unless
- * `ca` is null, `<prefix>-ca` (the CA to verify ACP with). Returns the bundle's reference to it.
+ * `ca` is null, `<prefix>-ca` (the CA to verify ACP with). `allowedBundles` are the TrustBundles
+ * that may publish to it. Returns the bundle's reference to it.
  */
 export async function contractServerTarget(
   acp: AcpContractServer,
   trustNamespace: string,
+  allowedBundles: string[],
   {
     prefix = 'acp',
     ca = acp.caPem,
@@ -115,14 +117,18 @@ export async function contractServerTarget(
   const name = `${prefix}-${trustNamespace}`;
   await declareAuthorizationServer(
     name,
-    contractServerSpec(acp, { prefix, ca: ca !== null, insecure, ...(mode ? { mode } : {}) }),
+    contractServerSpec(acp, allowedBundles, { prefix, ca: ca !== null, insecure, ...(mode ? { mode } : {}) }),
   );
   return { name };
 }
 
-/** The AuthorizationServer spec of a contract server, its Secrets `<prefix>-admin` and `<prefix>-ca`. */
+/**
+ * The AuthorizationServer spec of a contract server, its Secrets `<prefix>-admin` and `<prefix>-ca`,
+ * that the TrustBundles `allowedBundles` may publish to.
+ */
 export function contractServerSpec(
   acp: AcpContractServer,
+  allowedBundles: string[],
   {
     prefix = 'acp',
     ca = true,
@@ -131,6 +137,7 @@ export function contractServerSpec(
   }: { prefix?: string; ca?: boolean; insecure?: boolean; mode?: 'Enforce' | 'DryRun' } = {},
 ): AuthorizationServerSpec {
   return {
+    allowedBundles,
     ...(mode ? { mode } : {}),
     cloudentity: {
       url: acp.url,

@@ -37,8 +37,15 @@ export const AS_PATH = `/apis/${GROUP}/${VERSION}/${AS_PLURAL}`;
 export const AS_MODES = ['Enforce', 'DryRun'] as const;
 export type AuthorizationServerMode = (typeof AS_MODES)[number];
 export const AS_CONDITION_TYPES = ['Ready', 'Connected'] as const;
+/** At most this many TrustBundles may be allowed to publish to one server. */
+export const AS_MAX_ALLOWED_BUNDLES = 16;
 
 export interface AuthorizationServerSpec {
+  /**
+   * The TrustBundles (cluster-scoped, by name) the administrator allows to publish to this server.
+   * No other bundle reaches it; among these, the oldest that names it publishes.
+   */
+  allowedBundles: string[];
   /** Enforce writes the bundle; DryRun only reports the difference. Defaults to Enforce. */
   mode?: AuthorizationServerMode;
   cloudentity: {
@@ -56,7 +63,7 @@ export interface AuthorizationServerSpec {
 
 export interface AuthorizationServerStatus {
   observedGeneration?: number;
-  /** The TrustBundle whose certificates this server trusts (the only one allowed to write it). */
+  /** The TrustBundle that writes this server: the oldest of `spec.allowedBundles` naming it. */
   publishedBy?: string;
   bundleHash?: string;
   lastSyncTime?: string;
@@ -95,6 +102,26 @@ const spec = object(
   'Where an authorization server is and how the operator may change its trusted client CAs. Only a cluster ' +
     'administrator should be allowed to create these: they choose the URL and the admin credentials.',
   {
+    allowedBundles: array(
+      'The TrustBundles allowed to publish to this server, by name (TrustBundles are cluster-scoped). ' +
+        'A bundle not listed is refused before any request to the server (rule AllowedBundles), so whoever ' +
+        'may write TrustBundles cannot put a CA of theirs into its trusted client CAs. Among the listed ' +
+        'bundles that name the server, the oldest publishes. Removing a bundle from the list stops its ' +
+        'writes; the CAs it already wrote stay until another allowed bundle replaces them. No wildcard.',
+      name('TrustBundle'),
+      {
+        minItems: 1,
+        maxItems: AS_MAX_ALLOWED_BUNDLES,
+        'x-kubernetes-list-type': 'set',
+        'x-kubernetes-validations': [
+          {
+            rule: "!self.exists(b, b == '*')",
+            message:
+              "'*' is not allowed: list by name each TrustBundle that may set this server's trusted client CAs",
+          },
+        ],
+      },
+    ),
     mode: string(
       'Enforce (the default) writes the bundle; DryRun reads the trusted CAs and reports the difference ' +
         'with the bundle (status and Event) without writing anything: the first-contact mode.',
@@ -137,12 +164,13 @@ const spec = object(
       { required: ['url', 'tenant', 'server', 'credentialsSecret'] },
     ),
   },
-  { required: ['cloudentity'] },
+  { required: ['allowedBundles', 'cloudentity'] },
 );
 
 const condition = conditionSchema(
   'the server',
-  'Ready (the trusted CAs hold the bundle, or in DryRun equal it) or Connected (token obtained and server read).',
+  'Ready (the trusted CAs hold the bundle, or in DryRun equal it; reason NoAllowedBundle when only bundles ' +
+    'outside spec.allowedBundles name the server) or Connected (token obtained and server read).',
 );
 
 const status = object('What the operator last did with this server; written by the operator only.', {
@@ -150,7 +178,10 @@ const status = object('What the operator last did with this server; written by t
     format: 'int64',
     minimum: 0,
   }),
-  publishedBy: string('The TrustBundle that publishes to this server.'),
+  publishedBy: string(
+    'The TrustBundle that publishes to this server: the oldest of spec.allowedBundles that names it. ' +
+      'Absent when none of them does (Ready False, reason NoAllowedBundle).',
+  ),
   bundleHash: string('sha256:<hex> of the bundle the server trusts (Enforce) or was compared with (DryRun).'),
   lastSyncTime: string('When the trusted CAs last were written or verified.', { format: 'date-time' }),
   lastError: string('The last error, if the last attempt failed.', { maxLength: 4096 }),

@@ -376,7 +376,8 @@ const authorizationServer = object(
         rule: 'has(self.name) && !has(self.cloudentity)',
         message:
           'inline cloudentity targets were removed: an administrator creates an AuthorizationServer ' +
-          '(mtls.openbanking.dev/v1alpha1) with this cloudentity spec, and the bundle names it: {name: <server>}',
+          '(mtls.openbanking.dev/v1alpha1) with this cloudentity spec and this bundle in its allowedBundles, ' +
+          'and the bundle names it: {name: <server>}',
       },
     ],
   },

@@ -1,7 +1,8 @@
 // The authorization-server step of the pipeline: a bundle names AuthorizationServer objects
-// (administrators' objects), one bundle per server, and the operator pushes the bundle to each
-// in Enforce mode, or only reports the difference in DryRun. Each server's status says what was
-// last done to it. Nothing here takes a URL or a credential from a TrustBundle.
+// (administrators' objects), one bundle per server among those the server's spec.allowedBundles
+// lists, and the operator pushes the bundle to each in Enforce mode, or only reports the
+// difference in DryRun. Each server's status says what was last done to it. Nothing here takes a
+// URL or a credential from a TrustBundle, and a bundle the server does not allow reaches nothing.
 import type { Logger } from 'pino';
 import {
   AS_PATH,
@@ -26,7 +27,7 @@ import type { EventRecorder } from '../kube/events.ts';
 import { objectKey } from '../kube/objects.ts';
 import { Reflector } from '../kube/reflector.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
-import type { TrustBoundary } from './boundary.ts';
+import { allowsBundle, authorizationServerRefused, type TrustBoundary } from './boundary.ts';
 import {
   canonicalJSON,
   failedTarget as failed,
@@ -103,24 +104,29 @@ export class AuthorizationServerTargets {
     this.reflector.stop();
   }
 
-  /** Closes the clients (tokens, connections) of servers no bundle names any more. */
+  /** Closes the clients (tokens, connections) of servers no allowed bundle names any more. */
   retainClients(): void {
-    const named = new Set(
-      this.o.bundles().flatMap((tb) => (tb.spec.targets?.authorizationServers ?? []).map((r) => r.name)),
-    );
-    const kept = [...named].flatMap((name) => {
-      const as = name ? this.reflector.get(name) : undefined;
-      return as ? [{ cloudentity: cloudentityTargetOf(as, this.o.boundary.trustNamespace) }] : [];
-    });
+    const kept = this.reflector
+      .list()
+      .flatMap((as) =>
+        this.allowedNaming(as).length > 0
+          ? [{ cloudentity: cloudentityTargetOf(as, this.o.boundary.trustNamespace) }]
+          : [],
+      );
     this.o.pool.retain(kept);
   }
 
-  /** The bundle allowed to publish to a server: the oldest of those that name it. */
-  private publisher(server: string): string | undefined {
+  /** The bundles that name a server, oldest first. */
+  private naming(server: string): TrustBundle[] {
     return this.o
       .bundles()
       .filter((tb) => tb.spec.targets?.authorizationServers?.some((r) => r.name === server))
-      .sort(olderFirst)[0]?.metadata.name;
+      .sort(olderFirst);
+  }
+
+  /** The bundles that name a server and that its spec.allowedBundles lists, oldest first. */
+  private allowedNaming(as: AuthorizationServer): TrustBundle[] {
+    return this.naming(as.metadata.name!).filter((tb) => allowsBundle(as, tb.metadata.name!));
   }
 
   async push(tb: TrustBundle, bundle: Bundle, now: Date): Promise<PushOutcome> {
@@ -160,7 +166,8 @@ export class AuthorizationServerTargets {
         `inline cloudentity targets were removed (${c?.url} tenant ${c?.tenant} server ${c?.server}): nothing was ` +
         `sent there and its root_cas are left as they are. An administrator creates an AuthorizationServer with ` +
         `this cloudentity spec (credentialsSecret and caSecret by name in the trust namespace ` +
-        `${this.o.boundary.trustNamespace}), and the bundle names it: authorizationServers: [{name: <server>}]`;
+        `${this.o.boundary.trustNamespace}) and allowedBundles: [${bundleName}], and the bundle names it: ` +
+        `authorizationServers: [{name: <server>}]`;
       this.o.events.record(event, 'Warning', 'MigrationRequired', message);
       const base = {
         type: 'cloudentity' as const,
@@ -185,7 +192,14 @@ export class AuthorizationServerTargets {
       status: failed(base, message, prev),
     });
     if (!as) return refuse(`AuthorizationServer ${name} does not exist`);
-    const publisher = this.publisher(name);
+    const notAllowed = authorizationServerRefused(as, bundleName);
+    if (notAllowed) {
+      if (prev?.message !== notAllowed) this.o.events.record(event, 'Warning', 'NotAllowed', notAllowed);
+      await this.reportNoAllowedBundle(as, now);
+      return refuse(notAllowed);
+    }
+    // The oldest allowed bundle publishes: a bundle the server does not allow cannot hold it.
+    const publisher = this.allowedNaming(as)[0]?.metadata.name;
     if (publisher !== bundleName) {
       return refuse(
         `AuthorizationServer ${name} is published to by TrustBundle ${publisher}; two bundles cannot own one server`,
@@ -269,6 +283,28 @@ export class AuthorizationServerTargets {
       const retryAfterMs = err instanceof AuthorizationServerError ? err.retryAfterMs : undefined;
       return { status: failed(base, message, prev), ...(retryAfterMs ? { retryAfterMs } : {}) };
     }
+  }
+
+  /**
+   * Only bundles the server does not allow name it: its status says so (no publisher), and keeps
+   * the hash and time of what its trusted CAs last were set to, which stays in force.
+   */
+  private async reportNoAllowedBundle(as: AuthorizationServer, now: Date): Promise<void> {
+    if (this.allowedNaming(as).length > 0) return; // the allowed publisher writes the status
+    const refused = this.naming(as.metadata.name!).map((tb) => tb.metadata.name!);
+    const kept = as.status?.bundleHash ? ` (last written: bundle ${as.status.bundleHash})` : '';
+    const message =
+      `no TrustBundle in spec.allowedBundles names this server; refused: ${refused.sort().join(', ')}. ` +
+      `Nothing is sent to it, and its trusted client CAs stay as they are${kept}`;
+    await this.writeStatus(
+      as,
+      {
+        ...(as.status?.bundleHash ? { bundleHash: as.status.bundleHash } : {}),
+        ...(as.status?.lastSyncTime ? { lastSyncTime: as.status.lastSyncTime } : {}),
+      },
+      now,
+      [['Ready', 'False', 'NoAllowedBundle', message]],
+    );
   }
 
   /** The server's own status: written only when it changes. */

@@ -2,7 +2,9 @@
 // Whoever may write a TrustBundle gains nothing of the operator's own power: sources only from the
 // trust namespace and the namespaces the administrator listed, credentials only from the trust
 // namespace, targets only in allowed namespaces and, when they exist already, only with their
-// owner's consent; workloads restarted only when they ask for it. Checked before any API call.
+// owner's consent; authorization servers written only by the bundles their administrator lists;
+// workloads restarted only when they ask for it. Checked before any API call.
+import type { AuthorizationServer } from '../api/authorization-server.ts';
 import { GROUP } from '../api/v1alpha1.ts';
 
 /** On an existing Secret, ConfigMap or ClusterTrustBundle: the bundles its owner allows to write it. */
@@ -51,6 +53,19 @@ export function consents(
     const t = v.trim();
     return t === '*' || t === bundle;
   });
+}
+
+/** Whether an AuthorizationServer's administrator lists this bundle in `spec.allowedBundles`. */
+export const allowsBundle = (as: AuthorizationServer, bundle: string): boolean =>
+  (as.spec.allowedBundles ?? []).includes(bundle);
+
+/** Why a bundle may not publish to an AuthorizationServer; undefined when it may. */
+export function authorizationServerRefused(as: AuthorizationServer, bundle: string): string | undefined {
+  if (allowsBundle(as, bundle)) return undefined;
+  return (
+    `AuthorizationServer ${as.metadata.name} does not allow TrustBundle ${bundle} (rule AllowedBundles: ` +
+    'its administrator lists the bundles that may publish to it in spec.allowedBundles); nothing was sent to it'
+  );
 }
 
 export class TrustBoundary {

@@ -175,9 +175,11 @@ function authorizationServersCondition(servers: AuthorizationServerTargetStatus[
       status: 'False',
       reason: failed.some((s) => s.message?.includes('inline cloudentity targets were removed'))
         ? 'MigrationRequired'
-        : failed.some((s) => s.state === 'Failed')
-          ? 'PushFailed'
-          : 'Pending',
+        : failed.some((s) => s.message?.includes('(rule '))
+          ? 'NotAllowed'
+          : failed.some((s) => s.state === 'Failed')
+            ? 'PushFailed'
+            : 'Pending',
       message: failed.map((s) => s.message ?? `${s.url} ${s.server}: ${s.state}`).join('; '),
     };
   }

@@ -1,32 +1,9 @@
 // syncTrust's comparison: certificate sets by DER SHA-256, never text.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import {
-  AuthorizationServerError,
-  diffTrust,
-  syncTrust,
-  type AuthorizationServer,
-} from '../../src/authserver/index.ts';
+import { AuthorizationServerError, diffTrust, syncTrust } from '../../src/authserver/index.ts';
+import { MemoryServer } from '../support/memory-server.ts';
 import { OpenSSL, type TestCert } from '../support/openssl.ts';
-
-/** An authorization server held in memory: what syncTrust reads and what it writes. */
-class MemoryServer implements AuthorizationServer {
-  readonly description = 'memory server';
-  writes: string[] = [];
-  reads = 0;
-  trust: string;
-  constructor(trust: string) {
-    this.trust = trust;
-  }
-  async readTrust(): Promise<string> {
-    this.reads++;
-    return this.trust;
-  }
-  async writeTrust(pem: string): Promise<void> {
-    this.writes.push(pem);
-    this.trust = pem;
-  }
-}
 
 const ssl = new OpenSSL();
 let a: TestCert;
