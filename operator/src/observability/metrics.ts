@@ -1,6 +1,6 @@
-// The operator's Prometheus metrics, on a registry of its own (never prom-client's global one, so two
-// operators in one process, or a test, do not share counters), behind a facade the controller calls.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// The operator's Prometheus metrics, on a registry of its own (so two operators in one process, or
+// a test, do not share counters), behind a facade the controller calls.
+import { Counter, Gauge, Histogram, Registry, registerProcessMetrics } from './prometheus.ts';
 
 export type ReconcileResult = 'success' | 'rejected' | 'error';
 export type PushResult = 'success' | 'unchanged' | 'error';
@@ -45,30 +45,30 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
-  const registers = [registry];
+  if (options.processMetrics ?? true) registerProcessMetrics(registry);
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Counter<L>({ name: `trustbundle_${name}`, help, labelNames, registers });
+    new Counter<L>(`trustbundle_${name}`, help, labelNames, registry);
   const perBundle = (name: string, help: string) =>
-    new Gauge<'bundle'>({ name: `trustbundle_bundle_${name}`, help, labelNames: ['bundle'], registers });
+    new Gauge<'bundle'>(`trustbundle_bundle_${name}`, help, ['bundle'], registry);
 
   const reconciles = counter(
     'reconciles_total',
     'Reconciles of TrustBundles, by result (success, rejected: the policy refused the sources, error).',
     ['result'],
   );
-  const reconcileDuration = new Histogram<'result'>({
-    name: 'trustbundle_reconcile_duration_seconds',
-    help: 'Time taken by one reconcile of a TrustBundle, by result.',
-    labelNames: ['result'],
-    buckets: DURATION_BUCKETS,
-    registers,
-  });
-  const queueDepth = new Gauge({
-    name: 'trustbundle_workqueue_depth',
-    help: 'TrustBundles waiting in the work queue.',
-    registers,
-  });
+  const reconcileDuration = new Histogram<'result'>(
+    'trustbundle_reconcile_duration_seconds',
+    'Time taken by one reconcile of a TrustBundle, by result.',
+    ['result'],
+    DURATION_BUCKETS,
+    registry,
+  );
+  const queueDepth = new Gauge(
+    'trustbundle_workqueue_depth',
+    'TrustBundles waiting in the work queue.',
+    [],
+    registry,
+  );
   const certificates = perBundle('certificates', 'Certificates in the bundle currently in force.');
   const earliestExpiry = perBundle(
     'earliest_expiry_timestamp_seconds',
@@ -136,7 +136,7 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       casWithoutCrl.set({ bundle }, built.casWithoutCrl ?? 0);
     },
     queueDepth(depth) {
-      queueDepth.set(depth);
+      queueDepth.set({}, depth);
     },
     targetWritten(kind) {
       targetWrites.inc({ kind });

@@ -106,14 +106,21 @@ describe('operator metrics', () => {
   });
 
   it('follows the Prometheus naming conventions', async () => {
-    const metrics = await createMetrics({ processMetrics: false }).registry.getMetricsAsJSON();
+    const text = await createMetrics({ processMetrics: false }).expose();
+    const metrics = [...text.matchAll(/^# HELP (\S+) (.*)\n# TYPE \1 (\S+)$/gm)].map(
+      ([, name, help, type]) => ({
+        name: name!,
+        help: help!,
+        type: type!,
+      }),
+    );
     const names = metrics.map((x) => x.name);
     expect(names.length).toBeGreaterThanOrEqual(9);
     for (const metric of metrics) {
       expect(metric.name).toMatch(/^trustbundle_[a-z_]+$/);
-      if (String(metric.type) === 'counter') expect(metric.name).toMatch(/_total$/);
+      if (metric.type === 'counter') expect(metric.name).toMatch(/_total$/);
       else expect(metric.name).not.toMatch(/_total$/);
-      if (String(metric.type) === 'histogram') expect(metric.name).toMatch(/_seconds$/);
+      if (metric.type === 'histogram') expect(metric.name).toMatch(/_seconds$/);
       expect(metric.help.length).toBeGreaterThan(10);
     }
   });

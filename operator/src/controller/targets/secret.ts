@@ -2,7 +2,6 @@
 // its CRLs as `ca.crl` when every CA has a current one, and optionally a PKCS#12 truststore for
 // Java servers. Other keys of the Secret are left alone.
 import { CRL_KEY } from '../../api/v1alpha1.ts';
-import { toPkcs12 } from '../../bundle/formats.ts';
 import type { Bundle } from '../../bundle/types.ts';
 import type { TargetObject } from '../../kube/objects.ts';
 import { digestOf, ObjectTarget, type Desired, type TargetDeps } from './target.ts';
@@ -67,6 +66,8 @@ export class SecretTarget extends ObjectTarget {
     const ts = this.ref.truststore;
     if (ts) {
       const { password, from } = await ts.password();
+      // node-forge (~4 MB of RSS) is loaded only by an operator that makes truststores.
+      const { toPkcs12 } = await import('../../bundle/formats.ts');
       const p12 = toPkcs12(bundle, password).toString('base64');
       data[ts.key] = p12;
       annotations[TRUSTSTORE_DIGEST_ANNOTATION] = digestOf(p12);
