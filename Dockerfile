@@ -26,10 +26,13 @@ LABEL org.opencontainers.image.title="trustbundle-operator" \
       org.opencontainers.image.description="Rolls out mutual-TLS trust (CA bundles) for Open Banking platforms" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
-# A controller's garbage is short-lived and small: smaller young-generation semispaces keep the
-# peak RSS at 1,000 bundles near 200–240 MB instead of ~330 MB, for 5–10 % more CPU
-# (docs/performance.md). Override with the chart's env if needed.
-ENV NODE_OPTIONS=--max-semi-space-size=2
+# V8 grows its heap to several times what is live before it collects: small young-generation
+# semispaces and a 96 MB old space keep one bundle in 1,000 namespaces near 110 MB instead of
+# ~160 MB, and 1,000 bundles of 10 distinct CAs near 180 MB instead of ~220 MB, for up to 20 % more
+# CPU in a cold start (docs/performance.md). Those 1,000 bundles hold ~60 MB of live heap: above
+# ~1,300 bundles of distinct CAs raise --max-old-space-size through the chart's extraEnv
+# (alert TrustBundleOperatorHeapNearLimit).
+ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=96"
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /src/operator/dist operator/dist

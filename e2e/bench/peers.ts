@@ -200,7 +200,10 @@ export function operatorNodeOptions(): string {
   const override = process.env.BENCH_OPERATOR_NODE_OPTIONS;
   if (override !== undefined) return override;
   return (
-    /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1]?.trim() ?? ''
+    /^ENV NODE_OPTIONS=(.*)$/m
+      .exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1]
+      ?.trim()
+      .replace(/^"(.*)"$/, '$1') ?? ''
   );
 }
 

@@ -566,14 +566,14 @@ export const scaleBenchmark: Benchmark = {
     'peak RSS, API requests per reconcile, writes while idle; trust-manager on the same certificates',
   async run(context: BenchmarkContext) {
     const found = new Findings(context.log);
-    // BENCH_SCALES=1000: only these cold starts of ours (no idle window, big bundle or peer), for what-ifs.
-    const only = process.env.BENCH_SCALES?.split(',')
-      .map(Number)
-      .filter((n) => n > 0);
-    const scales = only?.length ? only : [1, 100, 1000];
+    // BENCH_SCALES=1000,big: only these cold starts of ours, and the big bundle if named (no idle
+    // window or peer), for what-ifs.
+    const picked = process.env.BENCH_SCALES?.split(',').map((s) => s.trim());
+    const only = picked?.map(Number).filter((n) => n > 0);
+    const scales = only?.length ? only : picked ? [] : [1, 100, 1000];
     const theirs = quick() ? 100 : 1000;
     ensureTrustManagerBuilt(context.log);
-    const certificates = await corpus(Math.max(...scales) * CAS_PER_BUNDLE);
+    const certificates = await corpus(Math.max(BIG_CAS, ...scales.map((n) => n * CAS_PER_BUNDLE)));
     const plane = await BenchPlane.open();
     try {
       const build = buildOperator(context.log);
@@ -588,7 +588,8 @@ export const scaleBenchmark: Benchmark = {
         context.log(`our operator, cold start with ${n} bundle(s)`);
         await run.ourScale(n);
       }
-      if (only?.length) {
+      if (picked) {
+        if (picked.includes('big')) await run.big();
         await run.clean();
         return found.result();
       }

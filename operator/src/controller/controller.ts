@@ -1,5 +1,6 @@
 // The TrustBundle controller: caches and reverse index in front, one work queue keyed by bundle,
 // and the reconcile pipeline — gather → build (pure core) → publish to targets → status last.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   API_VERSION,
@@ -95,6 +96,12 @@ function publishingStatus(
   });
 }
 
+/** What identifies a status: kept per bundle instead of the status itself (~8 KB of JSON with 10 CAs). */
+const statusDigest = (status: TrustBundle['status']): string =>
+  createHash('sha256')
+    .update(canonicalJSON(status ?? {}))
+    .digest('base64');
+
 /**
  * What the cache keeps of a TrustBundle: managedFields and kubectl's last-applied annotation
  * repeat the whole spec (every inline PEM) and are never read, so they are dropped on arrival.
@@ -127,7 +134,8 @@ export class TrustBundleController {
   readonly queue: WorkQueue;
   private readonly certificates = new CertificateCache();
   /** The status each bundle was last given by us, so a lagging cache never causes a rewrite. */
-  private readonly lastStatus = new Map<string, { json: string; resourceVersion: string }>();
+  /** Bundle → SHA-256 of the canonical JSON of the status last written, and that write's resourceVersion. */
+  private readonly lastStatus = new Map<string, { digest: string; resourceVersion: string }>();
   private started = false;
   /** Namespaces and the reverse index from their labels to namespace-selected targets. */
   private readonly namespaces: Namespaces;
@@ -248,13 +256,13 @@ export class TrustBundleController {
           // Our own status writes bring nothing new: recognised by content (the status we wrote),
           // so a status written by anyone else is put right.
           const name = tb.metadata.name!;
-          const ours = this.lastStatus.get(name)?.json;
+          const ours = this.lastStatus.get(name)?.digest;
           if (
             !old ||
             old === tb ||
             old.metadata.generation !== tb.metadata.generation ||
             old.metadata.deletionTimestamp !== tb.metadata.deletionTimestamp ||
-            (ours !== undefined && canonicalJSON(tb.status ?? {}) !== ours)
+            (ours !== undefined && statusDigest(tb.status ?? {}) !== ours)
           ) {
             this.queue.add(name);
           }
@@ -645,19 +653,22 @@ export class TrustBundleController {
 
   private async writeStatus(tb: TrustBundle, status: TrustBundle['status']): Promise<void> {
     const name = tb.metadata.name!;
-    const wanted = canonicalJSON(status);
-    if (wanted === canonicalJSON(tb.status ?? {})) return;
+    const wanted = statusDigest(status);
+    if (wanted === statusDigest(tb.status ?? {})) return;
     // The cache may lag behind our own last status write; once it has seen that write, a status
     // that differs was written by someone else and is put right.
     const ours = this.lastStatus.get(name);
-    if (wanted === ours?.json && !newerOrSame(tb.metadata.resourceVersion, ours.resourceVersion)) return;
+    if (wanted === ours?.digest && !newerOrSame(tb.metadata.resourceVersion, ours.resourceVersion)) return;
     try {
       const written = await this.o.client.apply<TrustBundle>(
         `${BUNDLES_PATH}/${name}/status`,
         { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status },
         FIELD_MANAGER,
       );
-      this.lastStatus.set(name, { json: wanted, resourceVersion: written?.metadata?.resourceVersion ?? '' });
+      this.lastStatus.set(name, {
+        digest: wanted,
+        resourceVersion: written?.metadata?.resourceVersion ?? '',
+      });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

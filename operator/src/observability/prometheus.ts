@@ -4,6 +4,7 @@
 // @opentelemetry/api for exemplars the operator does not use: ~13 MB of RSS at start, a tenth of
 // the operator's memory budget (docs/performance.md).
 import { readdirSync, readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -277,6 +278,13 @@ export function registerProcessMetrics(registry: Registry): void {
     'Process heap size used from Node.js in bytes.',
     'gauge',
     () => process.memoryUsage().heapUsed,
+  );
+  // What --max-old-space-size allows: a heap near it is collected often, then the process dies.
+  sampled(
+    'nodejs_heap_size_limit_bytes',
+    'Largest heap V8 allows (--max-old-space-size and the young generation) in bytes.',
+    'gauge',
+    () => getHeapStatistics().heap_size_limit,
   );
   sampled(
     'nodejs_external_memory_bytes',

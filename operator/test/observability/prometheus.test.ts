@@ -103,6 +103,7 @@ test('the process metrics carry the names dashboards know, with live values', as
   expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
   expect(value('process_open_fds')).toBeGreaterThan(2);
   expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+  expect(value('nodejs_heap_size_limit_bytes')).toBeGreaterThan(value('nodejs_heap_size_used_bytes')!);
   expect(value('nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   expect(
     Math.abs(value('process_start_time_seconds')! - (Date.now() / 1000 - process.uptime())),
