@@ -59,7 +59,12 @@ beforeAll(async () => {
   rmSync(OLD_DIR, { recursive: true, force: true });
   mkdirSync(OLD_DIR, { recursive: true });
   execFileSync('tar', ['-x', '-C', OLD_DIR], {
-    input: git(['archive', PREVIOUS, 'operator/src', 'package.json']),
+    input: git(['archive', PREVIOUS, 'operator/src', 'package.json', 'package-lock.json']),
+  });
+  // It runs with its own dependencies, as its image did (it still used prom-client, for one).
+  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: OLD_DIR,
+    stdio: 'ignore',
   });
   writeFileSync(
     join(OLD_DIR, 'crd.yaml'),
@@ -85,7 +90,7 @@ beforeAll(async () => {
   await declareSecret(system, 'acp-ca', { 'ca.crt': acp.caPem! });
   // The previous build restarted workloads without asking them.
   await applyWorkload('Deployment', ingress, 'ingress-nginx-controller', { replicas: 1, restartOn: null });
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await op?.kill('SIGTERM');
