@@ -163,6 +163,7 @@ export class TrustBundleController {
       resyncMs: 0,
       onError: (err: unknown, what: string) =>
         log.warn({ err: (err as Error).message }, `${what} failed; retrying`),
+      onWarning: (message: string) => log.warn(message),
     };
     this.queue = new WorkQueue(
       async (key) => {

@@ -42,6 +42,8 @@ export interface NamespacedCacheOptions {
   client: KubeClient;
   resyncMs: number;
   onError: (err: unknown, what: string) => void;
+  /** Something an administrator should know that is not a failure (defaults to onError). */
+  onWarning?: (message: string) => void;
 }
 
 /** Waits for a reflector's first list, or explains why it has not come. */
@@ -344,13 +346,11 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
         () => true,
         (err: unknown) => {
           if ((err as { status?: number }).status === 403) {
-            this.options.onError(
-              new Error(
-                `the operator may not list ${kind}s across the cluster (${(err as Error).message}); ` +
-                  'each target namespace is watched on its own connection instead',
-              ),
-              `watch target ${kind}s across the cluster`,
-            );
+            const message =
+              `the operator may not list ${kind}s across the cluster (${(err as Error).message}); ` +
+              'each target namespace is watched on its own connection instead';
+            if (this.options.onWarning) this.options.onWarning(message);
+            else this.options.onError(new Error(message), `watch target ${kind}s across the cluster`);
             return false;
           }
           this.clusterWide = undefined;
