@@ -91,6 +91,17 @@ export async function syncTrust(
   if (diff.inSync) return { changed: false, ...result };
   // The write reads again and applies the redaction guard to that read.
   await server.writeTrust(bundlePem, signal);
+  // A 2xx is not what the status promises: the server is read back, and must hold the bundle.
+  const after = await diffTrust(server, bundlePem, signal);
+  if (!after.inSync) {
+    const why =
+      after.previousUnreadable ??
+      `${after.added.length} certificate(s) of the bundle missing, ${after.removed.length} not in it`;
+    throw new AuthorizationServerError(
+      `${server.description}: root_cas were written, but reading them back does not show the bundle (${why})`,
+      { kind: 'protocol', retriable: true },
+    );
+  }
   return {
     changed: true,
     ...result,

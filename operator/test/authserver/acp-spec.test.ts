@@ -237,6 +237,7 @@ describe('a server object with every field the spec defines', () => {
       'get 200',
       'get 200',
       'put 200',
+      'get 200',
     ]);
     expect(wireViolations(traffic)).toEqual([]);
   });

@@ -120,7 +120,7 @@ describe('Cloudentity adapter: converging', () => {
     expect(result.changed).toBe(true);
     expect(result.added).toHaveLength(2);
     expect(acp.serverObject().root_cas).toBe(bundle);
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 200']);
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 200', 'get 200']);
     const [token, , , put] = acp.requests;
     expect(token!.clientAuth).toBe('client_secret_basic');
     expect(put!.headers['if-match']).toBe(etag);
@@ -206,6 +206,7 @@ describe('Cloudentity adapter: tokens', () => {
       'get 200',
       'get 200',
       'put 200',
+      'get 200',
     ]);
     expect(acp.serverObject().root_cas).toBe(bundle);
   });
@@ -285,7 +286,15 @@ describe('Cloudentity adapter: concurrent writers', () => {
 
     await syncTrust(adapter, bundle);
 
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 412', 'get 200', 'put 200']);
+    expect(exchanges(acp)).toEqual([
+      'token 200',
+      'get 200',
+      'get 200',
+      'put 412',
+      'get 200',
+      'put 200',
+      'get 200',
+    ]);
     const [, , , stale, fresh, retried] = acp.requests;
     expect(retried!.headers['if-match']).not.toBe(stale!.headers['if-match']);
     expect(parsedBody(retried!.body).description).toBe('changed in the console');
@@ -325,7 +334,7 @@ describe('Cloudentity adapter: an ACP that ignores if-match', () => {
     expect((await syncTrust(adapter, bundle)).changed).toBe(true);
 
     expect(acp.serverObject()).toMatchObject({ description: 'edited in the console', root_cas: bundle });
-    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 200']);
+    expect(exchanges(acp)).toEqual(['token 200', 'get 200', 'get 200', 'put 200', 'get 200']);
     expect(warnings.map((w) => w.msg)).toContain(
       'the server object changed since it was checked; writing root_cas on top of the newer version',
     );
@@ -353,7 +362,7 @@ describe('Cloudentity adapter: an ACP that ignores if-match', () => {
       const from = acp.requests.length;
       await syncTrust(adapter, i % 2 === 0 ? bundle : pem[0]! + pem[2]!);
       const traffic = acp.requests.slice(from).filter((r) => r.route !== 'token');
-      expect(traffic.map((r) => r.route)).toEqual(['get', 'get', 'put']);
+      expect(traffic.map((r) => r.route)).toEqual(['get', 'get', 'put', 'get']);
       windows.push(traffic[2]!.hrAt - traffic[1]!.hrAt);
     }
     windows.sort((a, b) => a - b);
@@ -467,6 +476,7 @@ describe('Cloudentity adapter: throttling, failures, timeouts', () => {
       'put 500',
       'put 500',
       'put 200',
+      'get 200',
     ]);
     expect(acp.serverObject().root_cas).toBe(bundle);
   });

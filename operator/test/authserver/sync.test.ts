@@ -82,6 +82,25 @@ describe('syncTrust', () => {
     expect(server.trust).toBe(a.pem + b.pem);
   });
 
+  it('reads the server back after a write, and does not report a write the server did not keep', async () => {
+    const kept = new MemoryServer(c.pem);
+    await syncTrust(kept, a.pem + b.pem);
+    expect(kept.reads).toBe(2);
+
+    // Answers the write with success but keeps what it had (or a concurrent writer put it back).
+    const forgetful = new MemoryServer(c.pem);
+    forgetful.writeTrust = async (pem: string) => {
+      forgetful.writes.push(pem);
+    };
+    const err = await syncTrust(forgetful, a.pem + b.pem).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthorizationServerError);
+    expect(err).toMatchObject({ kind: 'protocol', retriable: true });
+    expect((err as Error).message).toMatch(
+      /root_cas were written, but reading them back does not show the bundle \(2 certificate\(s\) of the bundle missing, 1 not in it\)/,
+    );
+    expect(forgetful.writes).toEqual([a.pem + b.pem]);
+  });
+
   it('refuses to push an empty bundle (ACP would fall back to the system roots)', async () => {
     const server = new MemoryServer(a.pem);
     const err = await syncTrust(server, '').catch((e: unknown) => e);
