@@ -8,8 +8,6 @@ import {
   BUNDLE_HASH_ANNOTATION,
   BUNDLE_LABEL,
   keyOf,
-  LIMITS,
-  DEFAULT_DELETION_POLICY,
   DEFAULT_PASSWORD_KEY,
   DEFAULT_TRUSTSTORE_KEY,
   type FannedOutTarget,
@@ -21,20 +19,19 @@ import {
   type TrustBundleStatus,
 } from '../api/v1alpha1.ts';
 import { CONSUMERS, type Bundle, type Consumer } from '../bundle/types.ts';
-import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
+import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import {
-  objectKey,
   TargetCaches,
   targetFingerprint,
   type NamespacedCacheOptions,
   type SourceCaches,
   type TargetObject,
 } from '../kube/objects.ts';
-import { selectorString } from '../kube/selector.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
 import { OWNER_UID_ANNOTATION, type TrustBoundary } from './boundary.ts';
-import { FANOUT_CONCURRENCY, mapBounded, summarise, type Namespaces } from './fanout.ts';
+import type { Namespaces } from './fanout.ts';
+import { FannedOutTargets, targetRef, type PublishOne, type TargetIdentity } from './fanned-out.ts';
 import { failedTarget, rfc3339, type PreviousTargetStatus } from './status.ts';
 import {
   ClusterTrustBundleApi,
@@ -44,16 +41,6 @@ import {
 import { ConfigMapTarget } from './targets/configmap.ts';
 import { DEFAULT_TRUSTSTORE_PASSWORD, SecretTarget, type TruststoreSpec } from './targets/secret.ts';
 import { digestOf, type Target, type TargetResult } from './targets/target.ts';
-
-export const targetRef = (kind: string, namespace: string, name: string): string =>
-  objectKey(`Target${kind}`, namespace, name);
-
-/** Where a published object is: namespace and key only for the kinds that have them. */
-interface TargetIdentity {
-  namespace?: string;
-  name: string;
-  key?: string;
-}
 
 interface PublishedState {
   fingerprints: Set<string>;
@@ -111,8 +98,7 @@ export class Publisher {
    * holding the bundle), by content fingerprint, and the resourceVersion of its last write.
    */
   private readonly publishedStates = new Map<string, PublishedState>();
-  /** Bundle → fanned-out target → the namespaces published in sync by the last reconcile. */
-  private readonly fannedSynced = new Map<string, Map<string, string[]>>();
+  private readonly fanned: FannedOutTargets;
 
   constructor(o: PublisherOptions) {
     this.o = o;
@@ -171,12 +157,22 @@ export class Publisher {
         return out;
       },
     );
+    this.fanned = new FannedOutTargets({
+      client: o.client,
+      events: o.events,
+      boundary: o.boundary,
+      namespaces: o.namespaces,
+      caches: (kind) => this.targetCaches(kind),
+      publishOne: this.publishOne,
+      stillHolds: (kind, t, owner, hash) => this.stillHolds(kind, t, owner, hash),
+      forgetPublished: (ref) => this.publishedStates.delete(ref),
+    });
   }
 
   /** A bundle is gone: what was recorded of its targets goes with it. */
   forget(bundle: string, refs: string[]): void {
     for (const ref of refs) this.publishedStates.delete(ref);
-    this.fannedSynced.delete(bundle);
+    this.fanned.forget(bundle);
   }
 
   /** A namespace is gone: its target caches are stopped (a later read starts them again). */
@@ -312,7 +308,7 @@ export class Publisher {
         deps(() => this.configMapTargets.read('ConfigMap', namespace, c.name)),
       );
     const [secrets, configMaps, clusterTrustBundles] = await Promise.all([
-      this.publishObjects(
+      this.fanned.publishObjects(
         'Secret',
         tb,
         bundle,
@@ -329,7 +325,7 @@ export class Publisher {
             boundary.targetRefused(s.namespace!),
           ),
       ),
-      this.publishObjects(
+      this.fanned.publishObjects(
         'ConfigMap',
         tb,
         bundle,
@@ -374,147 +370,6 @@ export class Publisher {
     };
   }
 
-  /**
-   * The Secret or ConfigMap targets of one kind: each named one as it is, each namespace-selected
-   * one into every matching namespace. Then what the operator created in a namespace that no
-   * longer matches is removed when the bundle's deletionPolicy is Delete (left with Retain).
-   */
-  private async publishObjects<S extends FannedOutTarget>(
-    kind: 'Secret' | 'ConfigMap',
-    tb: TrustBundle,
-    bundle: Bundle,
-    now: Date,
-    specs: S[],
-    previous: ObjectTargetStatus[] | undefined,
-    make: (spec: S, namespace: string) => Target,
-    single: (spec: S, target: Target) => Promise<ObjectTargetStatus>,
-  ): Promise<ObjectTargetStatus[]> {
-    /** Target name → the namespaces where this bundle wants it (undefined: not known now). */
-    const keep = new Map<string, Set<string> | undefined>();
-    const want = (name: string, namespaces: string[] | undefined): void => {
-      if (!namespaces) keep.set(name, undefined);
-      else if (!keep.has(name) || keep.get(name))
-        keep.set(name, new Set([...(keep.get(name) ?? []), ...namespaces]));
-    };
-    const fanned = specs.filter((s) => s.namespace === undefined && s.namespaceSelector);
-    const statuses = await Promise.all(
-      specs.map(async (s) => {
-        if (s.namespace !== undefined) {
-          if (fanned.some((f) => f.name === s.name)) want(s.name, [s.namespace]);
-          return single(s, make(s, s.namespace));
-        }
-        const out = await this.publishFanOut(kind, tb, bundle, now, s, previous, (ns) => make(s, ns));
-        want(s.name, out.namespaces);
-        return out.status;
-      }),
-    );
-    for (const [name, namespaces] of keep)
-      if (namespaces) await this.removeUnmatched(kind, tb, name, namespaces);
-    return statuses;
-  }
-
-  private async publishFanOut(
-    kind: 'Secret' | 'ConfigMap',
-    tb: TrustBundle,
-    bundle: Bundle,
-    now: Date,
-    spec: FannedOutTarget,
-    previous: ObjectTargetStatus[] | undefined,
-    make: (namespace: string) => Target,
-  ): Promise<{ status: ObjectTargetStatus; namespaces?: string[] }> {
-    const owner = tb.metadata.name!;
-    const selector = selectorString(spec.namespaceSelector ?? {});
-    const base = { namespaceSelector: selector, name: spec.name, key: keyOf(spec) };
-    const id = `${kind}|${selector}|${spec.name}|${base.key}`;
-    const prev = previous?.find(
-      (p) => p.namespaceSelector === selector && p.name === spec.name && p.key === base.key,
-    );
-    let matching: string[];
-    try {
-      matching = await this.o.namespaces.matching(spec.namespaceSelector ?? {});
-    } catch (err) {
-      return { status: failedTarget(base, `${kind} ${spec.name}: ${(err as Error).message}`, prev) };
-    }
-    // Outside --target-namespaces a namespace is neither read nor written, whatever its labels.
-    const allowed = matching.filter((ns) => !this.o.boundary.targetRefused(ns));
-    const tally = { wrote: 0 };
-    const results = await mapBounded(allowed, FANOUT_CONCURRENCY, async (ns) => {
-      const r = await this.publishOne(
-        tb,
-        bundle,
-        now,
-        make(ns),
-        { namespace: ns, name: spec.name, key: base.key },
-        prev,
-        kind,
-        undefined,
-        tally,
-      );
-      return { ...r, namespace: ns };
-    });
-    let synced = this.fannedSynced.get(owner);
-    if (!synced) this.fannedSynced.set(owner, (synced = new Map()));
-    synced.set(
-      id,
-      results.filter((r) => r.state === 'Synced').map((r) => r.namespace),
-    );
-    const status = summarise(kind, base, results, matching.length - allowed.length, bundle.hash, prev);
-    const ref = { name: owner, uid: tb.metadata.uid };
-    if (tally.wrote > 0) {
-      this.o.events.record(
-        ref,
-        'Normal',
-        'Published',
-        `${kind} ${spec.name} now holds bundle ${bundle.hash} in ${tally.wrote} more namespaces ` +
-          `(${status.synced} of ${status.matched} matching ${selector || 'every namespace'})`,
-      );
-    }
-    if (status.state === 'Failed')
-      this.o.events.record(ref, 'Warning', 'PublishFailed', status.message ?? '');
-    return { status, namespaces: allowed };
-  }
-
-  /** The objects of a namespace-selected target left where it no longer applies. */
-  private async removeUnmatched(
-    kind: 'Secret' | 'ConfigMap',
-    tb: TrustBundle,
-    name: string,
-    keep: Set<string>,
-  ): Promise<void> {
-    const caches = this.targetCaches(kind);
-    const remove = (tb.spec.deletionPolicy ?? DEFAULT_DELETION_POLICY) === 'Delete';
-    let removed = 0;
-    for (const ns of caches.namespaces(kind)) {
-      if (keep.has(ns)) continue;
-      const t = caches.peek(kind, ns, name);
-      if (!t || t.owner !== tb.metadata.name) continue;
-      this.publishedStates.delete(targetRef(kind, ns, name));
-      // Only what the operator created for this very bundle; an adopted object keeps the bundle.
-      if (!remove || t.annotations[OWNER_UID_ANNOTATION] !== tb.metadata.uid) continue;
-      try {
-        await this.o.client.request('DELETE', `/api/v1/namespaces/${ns}/${kind.toLowerCase()}s/${name}`, {
-          body: {
-            apiVersion: 'v1',
-            kind: 'DeleteOptions',
-            preconditions: { resourceVersion: t.resourceVersion },
-          },
-        });
-        removed++;
-      } catch (err) {
-        // Changed meanwhile (its event brings the bundle back) or gone already.
-        if (!isNotFound(err) && !isConflict(err)) throw err;
-      }
-    }
-    if (removed > 0) {
-      this.o.events.record(
-        { name: tb.metadata.name!, uid: tb.metadata.uid },
-        'Normal',
-        'TargetDeleted',
-        `${kind} ${name} deleted from ${removed} namespaces that no longer match (deletionPolicy: Delete)`,
-      );
-    }
-  }
-
   /** The ClusterTrustBundle cache can start only once discovery said which version is served. */
   private async clusterTrustBundleCache(): Promise<boolean> {
     if (this.clusterTrustBundlePath) return true;
@@ -547,20 +402,18 @@ export class Publisher {
     };
   }
 
-  private async publishOne<B extends TargetIdentity>(
-    tb: TrustBundle,
-    bundle: Bundle,
-    now: Date,
-    target: Target,
-    base: B,
-    prev: PreviousTargetStatus | undefined,
-    kind: string,
-    refused: string | undefined,
-    /** For one namespace of a fanned-out target: writes are counted here and no Event is recorded. */
-    tally?: { wrote: number },
-  ): Promise<
-    B & { state: 'Synced' | 'Failed'; bundleHash?: string; lastSyncTime?: string; message?: string }
-  > {
+  /** With `tally`, one namespace of a fanned-out target: writes are counted there and no Event is recorded. */
+  private readonly publishOne: PublishOne = async (
+    tb,
+    bundle,
+    now,
+    target,
+    base,
+    prev,
+    kind,
+    refused,
+    tally,
+  ) => {
     const ref = { name: tb.metadata.name!, uid: tb.metadata.uid };
     const events = tally ? { record: () => undefined } : this.o.events;
     if (refused) {
@@ -606,7 +459,7 @@ export class Publisher {
       events.record(ref, 'Warning', 'PublishFailed', message);
       return failedTarget(base, message, prev);
     }
-  }
+  };
 
   private targetCaches(kind: string): TargetCaches {
     if (kind === 'Secret') return this.secretTargets;
@@ -665,7 +518,7 @@ export class Publisher {
     ): E[] =>
       (entries ?? []).map((e) => {
         if ((e as ObjectTargetStatus).namespaceSelector !== undefined) {
-          const fanned = this.confirmFanned(kind, owner, e as ObjectTargetStatus, restoring);
+          const fanned = this.fanned.confirm(kind, owner, e as ObjectTargetStatus, restoring);
           if (fanned !== e) changed = true;
           return fanned as unknown as E;
         }
@@ -687,35 +540,6 @@ export class Publisher {
         clusterTrustBundles: confirm('ClusterTrustBundle', published.clusterTrustBundles),
       },
       changed,
-    };
-  }
-
-  /** confirmPublished for a namespace-selected target: each namespace its last publish left in sync. */
-  private confirmFanned(
-    kind: string,
-    owner: string,
-    e: ObjectTargetStatus,
-    restoring: boolean,
-  ): ObjectTargetStatus {
-    const id = `${kind}|${e.namespaceSelector}|${e.name}|${e.key}`;
-    const synced = this.fannedSynced.get(owner)?.get(id) ?? [];
-    const lost = synced.filter(
-      (ns) => !this.stillHolds(kind, { namespace: ns, name: e.name }, owner, e.bundleHash),
-    );
-    if (lost.length === 0) return e;
-    const why = restoring
-      ? 'was deleted or changed outside the operator after it was published; restoring it'
-      : 'no longer holds the bundle in force, and the sources are rejected: it is restored once they are fixed';
-    const failures = [
-      ...lost.map((ns) => ({ namespace: ns, message: `${kind} ${ns}/${e.name} ${why}` })),
-      ...(e.failures ?? []),
-    ].slice(0, LIMITS.statusFailures);
-    return {
-      ...e,
-      state: e.state === 'Failed' ? 'Failed' : 'Pending',
-      synced: Math.max(0, (e.synced ?? 0) - lost.length),
-      failures,
-      message: `${kind} ${e.name}: ${lost.length} of ${e.matched ?? lost.length} namespaces changed: ${failures[0]!.message}`,
     };
   }
 }
