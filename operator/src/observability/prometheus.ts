@@ -27,6 +27,10 @@ function labelText(pairs: [string, string][]): string {
   return `{${pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
 }
 
+/** The HELP and TYPE lines that announce a metric family. */
+const header = (name: string, help: string, type: string): string =>
+  `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}`;
+
 interface Collectable {
   readonly name: string;
   collect(): string | Promise<string>;
@@ -51,12 +55,17 @@ abstract class Metric<L extends string, S> implements Collectable {
   protected abstract initial(): S;
   protected abstract lines(labels: [string, string][], state: S): string[];
 
+  /** The label pairs of a series, in labelNames order. */
+  private labelsOf(values: LabelValues<L>): [string, string][] {
+    return this.labelNames.flatMap((k): [string, string][] =>
+      values[k] === undefined ? [] : [[k, String(values[k])]],
+    );
+  }
+
   protected state(values: LabelValues<L> = {}): S {
     for (const k of Object.keys(values))
       if (!this.labelNames.includes(k as L)) throw new Error(`${this.name}: unknown label ${k}`);
-    const labels = this.labelNames.flatMap((k): [string, string][] =>
-      values[k] === undefined ? [] : [[k, String(values[k])]],
-    );
+    const labels = this.labelsOf(values);
     const key = JSON.stringify(labels);
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels, state: this.initial() }));
@@ -64,23 +73,26 @@ abstract class Metric<L extends string, S> implements Collectable {
   }
 
   remove(values: LabelValues<L>): void {
-    const labels = this.labelNames.flatMap((k): [string, string][] =>
-      values[k] === undefined ? [] : [[k, String(values[k])]],
-    );
-    this.series.delete(JSON.stringify(labels));
+    this.series.delete(JSON.stringify(this.labelsOf(values)));
   }
 
   collect(): string {
-    const out = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
+    const out = [header(this.name, this.help, this.type)];
     for (const { labels, state } of this.series.values()) out.push(...this.lines(labels, state));
     return out.join('\n');
   }
 }
 
-export class Counter<L extends string = never> extends Metric<L, { value: number }> {
-  constructor(name: string, help: string, labelNames: readonly L[], registry: Registry) {
-    super(name, help, 'counter', labelNames, registry);
-    // A counter without labels exists from the start.
+/** A metric of one value per series (counter, gauge); a series without labels exists from the start. */
+abstract class SingleValue<L extends string> extends Metric<L, { value: number }> {
+  constructor(
+    name: string,
+    help: string,
+    type: 'counter' | 'gauge',
+    labelNames: readonly L[],
+    registry: Registry,
+  ) {
+    super(name, help, type, labelNames, registry);
     if (labelNames.length === 0) this.state();
   }
 
@@ -90,6 +102,12 @@ export class Counter<L extends string = never> extends Metric<L, { value: number
 
   protected lines(labels: [string, string][], s: { value: number }): string[] {
     return [`${this.name}${labelText(labels)} ${formatValue(s.value)}`];
+  }
+}
+
+export class Counter<L extends string = never> extends SingleValue<L> {
+  constructor(name: string, help: string, labelNames: readonly L[], registry: Registry) {
+    super(name, help, 'counter', labelNames, registry);
   }
 
   inc(values: LabelValues<L> = {}, by = 1): void {
@@ -98,18 +116,9 @@ export class Counter<L extends string = never> extends Metric<L, { value: number
   }
 }
 
-export class Gauge<L extends string = never> extends Metric<L, { value: number }> {
+export class Gauge<L extends string = never> extends SingleValue<L> {
   constructor(name: string, help: string, labelNames: readonly L[], registry: Registry) {
     super(name, help, 'gauge', labelNames, registry);
-    if (labelNames.length === 0) this.state();
-  }
-
-  protected initial() {
-    return { value: 0 };
-  }
-
-  protected lines(labels: [string, string][], s: { value: number }): string[] {
-    return [`${this.name}${labelText(labels)} ${formatValue(s.value)}`];
   }
 
   set(values: LabelValues<L>, value: number): void {
@@ -178,7 +187,7 @@ class Sampled implements Collectable {
     read: () => number | undefined | Promise<number | undefined>,
   ) {
     this.name = name;
-    this.head = `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}`;
+    this.head = header(name, help, type);
     this.read = read;
   }
 
