@@ -52,7 +52,15 @@ export async function diffTrust(
   bundlePem: string,
   signal?: AbortSignal,
 ): Promise<TrustDiff> {
-  const certificates = bundleCertificates(server, bundlePem);
+  return compare(server, bundleCertificates(server, bundlePem), signal);
+}
+
+/** The server's `root_cas`, read now, against the bundle's certificates. */
+async function compare(
+  server: AuthorizationServer,
+  certificates: CertificateRef[],
+  signal?: AbortSignal,
+): Promise<TrustDiff> {
   const current = await read(server, signal);
   let held: CertificateRef[] = [];
   let previousUnreadable: string | undefined;
@@ -92,7 +100,7 @@ export async function syncTrust(
   // The write reads again and applies the redaction guard to that read.
   await server.writeTrust(bundlePem, signal);
   // A 2xx is not what the status promises: the server is read back, and must hold the bundle.
-  const after = await diffTrust(server, bundlePem, signal);
+  const after = await compare(server, diff.certificates, signal);
   if (!after.inSync) {
     const why =
       after.previousUnreadable ??
