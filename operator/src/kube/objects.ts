@@ -46,11 +46,14 @@ export interface NamespacedCacheOptions {
   onWarning?: (message: string) => void;
 }
 
+/** How long a read waits for a cache's first list before it fails. */
+const SYNC_TIMEOUT_MS = 10_000;
+
 /** Waits for a reflector's first list, or explains why it has not come. */
 async function synced<R extends { metadata?: ObjectMeta }, T>(
   r: Reflector<R, T>,
   what: string,
-  timeoutMs: number,
+  timeoutMs = SYNC_TIMEOUT_MS,
 ): Promise<Reflector<R, T>> {
   if (r.hasSynced) return r;
   let timer: NodeJS.Timeout | undefined;
@@ -106,7 +109,7 @@ export abstract class NamespacedCaches<R extends { metadata?: ObjectMeta }, T ex
   }
 
   /** Starts (if needed) and waits for the cache of a namespace, or explains why it is not ready. */
-  async ready(kind: string, namespace: string, timeoutMs = 10_000): Promise<Reflector<R, T>> {
+  async ready(kind: string, namespace: string, timeoutMs = SYNC_TIMEOUT_MS): Promise<Reflector<R, T>> {
     return synced(this.reflector(kind, namespace), `${kind}s in namespace ${namespace}`, timeoutMs);
   }
 
@@ -389,7 +392,7 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
 
   async read(kind: string, namespace: string, name: string): Promise<TargetObject | undefined> {
     if (await this.useCluster(kind)) {
-      const r = await synced(this.clusterReflector(kind), `target ${kind}s across the cluster`, 10_000);
+      const r = await synced(this.clusterReflector(kind), `target ${kind}s across the cluster`);
       return r.get(`${namespace}/${name}`);
     }
     return (await this.ready(kind, namespace)).get(name);
@@ -410,9 +413,9 @@ export class TargetCaches extends NamespacedCaches<RawTarget, TargetObject> {
   /** The cluster-wide watch is released when no namespace of this kind is used any more. */
   override retain(keep: ReadonlySet<string>): number {
     let released = super.retain(keep);
-    const prefix = `${this.cluster?.kind}/`;
-    if (this.cluster && ![...keep].some((id) => id.startsWith(prefix))) {
-      this.cluster.reflector.stop();
+    const cluster = this.cluster;
+    if (cluster && ![...keep].some((id) => id.startsWith(`${cluster.kind}/`))) {
+      cluster.reflector.stop();
       this.cluster = undefined;
       released++;
     }
